@@ -1,0 +1,1 @@
+//! pod-adapters-sql

@@ -1,0 +1,29 @@
+//! The pure domain of pod: what a pizza order is and how it gets confirmed.
+//!
+//! Everything here is plain data and pure functions. Time is an argument
+//! ([`Timestamp`]), randomness never appears (codes and ids are made behind
+//! ports in `pod-ports`), and nothing does IO or async work. That keeps the
+//! rules that matter for security (code lifetime, attempt limits, account
+//! lockout) small enough to read in one sitting and to check with property
+//! tests.
+//!
+//! The main types:
+//! - [`Pizza`], [`PizzaSize`], [`Topping`]: parsed from what a person says.
+//! - [`Order`] and its [`OrderState`]: the confirm state machine.
+//! - [`ConfirmationPolicy`]: code lifetime, attempt limits, send rate, lockout.
+//! - [`CustomerLockout`]: consecutive failed attempts across orders.
+
+mod customer;
+mod order;
+mod pizza;
+mod policy;
+mod time;
+
+pub use customer::{Channel, ContactPoints, CustomerId, Destination, InvalidCustomerId};
+pub use order::{
+    AwaitingCode, CancelReason, CodeCheck, ConfirmStep, Order, OrderError, OrderEvent, OrderId,
+    OrderState, Transition,
+};
+pub use pizza::{MAX_TOPPINGS, Pizza, PizzaError, PizzaSize, Topping};
+pub use policy::{ConfirmationPolicy, CustomerLockout, PolicyError};
+pub use time::Timestamp;

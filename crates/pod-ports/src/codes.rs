@@ -1,0 +1,123 @@
+use std::fmt;
+
+use async_trait::async_trait;
+use pod_domain::{CodeCheck, CustomerId, Destination, OrderId};
+
+/// A one-time code as spoken or typed: 4 to 8 ASCII digits. Its `Debug`
+/// output hides the digits so that a code never reaches a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OneTimeCode(String);
+
+/// A spoken code that is not 4 to 8 digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a code is 4 to 8 digits")]
+pub struct InvalidCode;
+
+impl OneTimeCode {
+    /// Accepts 4 to 8 ASCII digits, ignoring surrounding whitespace and the
+    /// spaces or dashes Alexa or a person may put between digits.
+    pub fn parse(spoken: &str) -> Result<Self, InvalidCode> {
+        let digits: String = spoken
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        if (4..=8).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(OneTimeCode(digits))
+        } else {
+            Err(InvalidCode)
+        }
+    }
+
+    /// The digits. Handle with care: never log them.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for OneTimeCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OneTimeCode(****)")
+    }
+}
+
+/// What a code is for; codes for different purposes never check each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodePurpose {
+    /// Confirming this order by voice or through the API.
+    ConfirmOrder(OrderId),
+    /// Signing in to the web app.
+    SignIn,
+}
+
+impl CodePurpose {
+    /// `order` or `sign_in`: the key a code store files codes under.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CodePurpose::ConfirmOrder(_) => "order",
+            CodePurpose::SignIn => "sign_in",
+        }
+    }
+}
+
+/// Why a code could not be sent or checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodeError {
+    /// The code provider refused because of its own rate limit.
+    #[error("the code provider is rate limiting")]
+    RateLimited,
+    /// The code could not be delivered (SMS gateway, mail server).
+    #[error("code delivery failed: {0}")]
+    DeliveryFailed(String),
+    /// The code provider failed, timed out or answered nonsense.
+    #[error("code provider unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Sends one-time codes and checks them.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait OneTimeCodes: Send + Sync {
+    /// Sends a fresh code for `purpose` to `destination`, replacing any code
+    /// sent earlier for the same customer and purpose kind.
+    async fn send_code(
+        &self,
+        customer: &CustomerId,
+        destination: &Destination,
+        purpose: &CodePurpose,
+    ) -> Result<(), CodeError>;
+
+    /// Checks a spoken code against the one last sent for the customer and
+    /// purpose. [`CodeCheck::Invalid`] for a wrong code, [`CodeCheck::Expired`]
+    /// past its lifetime, [`CodeCheck::Locked`] when the provider allows no
+    /// more attempts. A valid code is used up.
+    async fn verify_code(
+        &self,
+        customer: &CustomerId,
+        destination: &Destination,
+        purpose: &CodePurpose,
+        code: &OneTimeCode,
+    ) -> Result<CodeCheck, CodeError>;
+}
+
+/// Draws codes where pod makes them itself (the embedded mode).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait CodeGenerator: Send + Sync {
+    /// A uniformly random code of `digits` digits (4 to 8).
+    fn generate(&self, digits: u32) -> OneTimeCode;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_four_to_eight_digits() {
+        assert_eq!(OneTimeCode::parse(" 1234 ").unwrap().expose(), "1234");
+        assert_eq!(OneTimeCode::parse("12 34-56").unwrap().expose(), "123456");
+        for bad in ["", "123", "123456789", "12a4", "١٢٣٤", "?"] {
+            assert_eq!(OneTimeCode::parse(bad), Err(InvalidCode), "{bad}");
+        }
+        assert!(!format!("{:?}", OneTimeCode::parse("9876").unwrap()).contains("9876"));
+    }
+}
