@@ -1,1 +1,3 @@
-//! pod-adapters-http
+//! HTTP surfaces of pod.
+
+pub mod verify;

@@ -1,0 +1,1 @@
+//! Alexa request verification (being written).
