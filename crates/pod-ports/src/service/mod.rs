@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use pod_domain::{
     CancelReason, Channel, CodeCheck, ConfirmStep, ConfirmationPolicy, CustomerId, Destination,
-    Order, OrderEvent, OrderState, Pizza,
+    Order, OrderEvent, OrderId, OrderState, Pizza,
 };
 use tracing::{info, instrument, warn};
 
@@ -42,8 +42,8 @@ pub enum PlaceOutcome {
     Placed {
         /// The new order.
         order: Order,
-        /// The pending order this one replaced, now cancelled.
-        superseded: Option<Order>,
+        /// The id of the pending order this one replaced, now cancelled.
+        superseded: Option<OrderId>,
     },
     /// No valid access token: the account must be linked (again).
     NotLinked,
@@ -240,7 +240,7 @@ impl OrderingService {
         customer: &CustomerId,
         pizza: Pizza,
         destination: &Destination,
-    ) -> Result<(Order, Option<Order>), ServiceError> {
+    ) -> Result<(Order, Option<OrderId>), ServiceError> {
         let store = &self.ports.store;
         let mut superseded = None;
         for _ in 0..MAX_WRITE_ATTEMPTS {
@@ -252,7 +252,7 @@ impl OrderingService {
                 match store.update_order(&cancelled, pending.version()).await {
                     Ok(()) => {
                         self.ports.events.publish(event).await;
-                        superseded = Some(cancelled);
+                        superseded = Some(cancelled.id().clone());
                     }
                     Err(StoreError::Conflict) => continue,
                     Err(other) => return Err(other.into()),
@@ -437,3 +437,6 @@ fn settled_outcome(order: Order) -> ConfirmOutcome {
         _ => ConfirmOutcome::NoPendingOrder,
     }
 }
+
+#[cfg(test)]
+mod tests;
