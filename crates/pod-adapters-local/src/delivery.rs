@@ -1,0 +1,430 @@
+//! Getting a one-time code to its holder: the outbox file and SMTP.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, BufRead};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use pod_domain::{Channel, CustomerId, Destination, Timestamp};
+use pod_ports::{CodePurpose, OneTimeCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Mutex;
+use tracing::{info, warn};
+
+/// The tracing target of the outbox's log line, the one log line that
+/// carries a code (see [`Outbox`]).
+pub const OUTBOX_TARGET: &str = "pod::outbox";
+
+/// One code on its way out, as [`crate::LocalCodes`] hands it to each
+/// [`CodeDelivery`].
+#[derive(Debug, Clone, Copy)]
+pub struct CodeMessage<'a> {
+    /// Whose code.
+    pub customer: &'a CustomerId,
+    /// Where it goes.
+    pub destination: &'a Destination,
+    /// What it is for.
+    pub purpose: &'a CodePurpose,
+    /// The code itself (its `Debug` hides the digits).
+    pub code: &'a OneTimeCode,
+    /// When it was issued.
+    pub at: Timestamp,
+    /// The first moment it no longer verifies.
+    pub expires_at: Timestamp,
+}
+
+/// Why a code could not be delivered. The message never contains the code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// The outbox file could not be written.
+    #[error("outbox: {0}")]
+    Outbox(#[source] io::Error),
+    /// The address or message was refused before sending.
+    #[error("email not built: {0}")]
+    Message(String),
+    /// The mail server could not be reached, timed out or refused the mail.
+    #[error("smtp: {0}")]
+    Smtp(String),
+}
+
+/// A way to get a code to its holder. [`crate::LocalCodes`] calls every
+/// delivery that [`handles`](CodeDelivery::handles) the destination's channel.
+#[async_trait]
+pub trait CodeDelivery: Send + Sync + fmt::Debug {
+    /// Whether this delivery sends codes on `channel`.
+    fn handles(&self, channel: Channel) -> bool;
+
+    /// Sends the code. Must not log the code (the [`Outbox`] is the one
+    /// exception).
+    async fn deliver(&self, message: &CodeMessage<'_>) -> Result<(), DeliveryError>;
+}
+
+/// One line of `outbox.jsonl`.
+///
+/// The format, one JSON object per line:
+///
+/// ```json
+/// {"at":"2025-01-02T03:04:05.678Z","to":"demo@example.com","channel":"email","code":"0421","customer":"local|demo","purpose":"order","order_id":"1b4e...","expires_at":"2025-01-02T03:09:05.678Z"}
+/// ```
+///
+/// `at` and `expires_at` are RFC 3339 timestamps in UTC with milliseconds;
+/// `channel` is `sms` or `email`; `purpose` is `order` or `sign_in`;
+/// `order_id` is `null` for a sign-in code; `note` is present only for SMS
+/// codes (there is no SMS gateway in the embedded mode, so the outbox is
+/// the only place an SMS code goes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// When the code was issued (RFC 3339, UTC, milliseconds).
+    pub at: String,
+    /// The address: phone number or email address.
+    pub to: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// The code.
+    pub code: String,
+    /// The customer id (`local|demo`).
+    pub customer: String,
+    /// `order` or `sign_in`.
+    pub purpose: String,
+    /// The order the code confirms; `null` for a sign-in code.
+    pub order_id: Option<String>,
+    /// When the code stops verifying (RFC 3339, UTC, milliseconds).
+    pub expires_at: String,
+    /// A remark for the reader, such as that no SMS gateway is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Why the outbox could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("outbox {path}: {source}")]
+pub struct OutboxError {
+    path: PathBuf,
+    #[source]
+    source: io::Error,
+}
+
+/// The note an SMS code carries in the outbox.
+const NO_SMS_GATEWAY: &str = "no SMS gateway is configured; the code was only written here";
+
+/// The embedded mode's delivery: every code, on any channel, is appended as
+/// one JSON line ([`OutboxEntry`]) to `<data>/outbox.jsonl` (created with
+/// mode 0600 on Unix) and logged at info level under the target
+/// [`OUTBOX_TARGET`] (`pod::outbox`), with the address masked.
+///
+/// # Why the code is written in clear here
+///
+/// The outbox *is* the delivery channel of the embedded development mode:
+/// there is no phone or mailbox, so the developer reads the code from the
+/// terminal or from `pod outbox`. It is the one place pod writes a code.
+/// This is acceptable only because the embedded mode is a single-user,
+/// local development setup where whoever can read the terminal or the data
+/// folder is the account holder. A deployment that serves real customers
+/// must deliver codes by SMTP or a real gateway and should silence the
+/// `pod::outbox` target (and not keep the outbox file), since anyone who
+/// reads the logs could otherwise confirm orders.
+#[derive(Debug)]
+pub struct Outbox {
+    path: PathBuf,
+    write: Mutex<()>,
+}
+
+impl Outbox {
+    /// The outbox file name inside the data folder.
+    pub const FILE_NAME: &'static str = "outbox.jsonl";
+
+    /// An outbox appending to `path` (usually `<data>/outbox.jsonl`).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Outbox {
+            path: path.into(),
+            write: Mutex::new(()),
+        }
+    }
+
+    /// An outbox at `<data_dir>/outbox.jsonl`.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        Self::new(data_dir.join(Self::FILE_NAME))
+    }
+
+    /// The file this outbox appends to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The last `last` entries (all when `None`) of the outbox at `path`,
+    /// oldest first, keeping only those for `who` when given: `who` matches
+    /// an entry's address (`to`, ignoring ASCII case), its customer id, or
+    /// the local user name `NAME` of customer `local|NAME`. A missing file
+    /// reads as empty; lines that are not entries are skipped.
+    pub fn read(
+        path: &Path,
+        who: Option<&str>,
+        last: Option<usize>,
+    ) -> Result<Vec<OutboxEntry>, OutboxError> {
+        let file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(OutboxError {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        let limit = last.unwrap_or(usize::MAX);
+        let mut kept = VecDeque::new();
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        for line in io::BufReader::new(file).lines() {
+            let line = line.map_err(|source| OutboxError {
+                path: path.to_owned(),
+                source,
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let Ok(entry) = serde_json::from_str::<OutboxEntry>(&line) else {
+                warn!(path = %path.display(), "skipping an outbox line that is not an entry");
+                continue;
+            };
+            if who.is_some_and(|who| !entry_is_for(&entry, who)) {
+                continue;
+            }
+            if kept.len() == limit {
+                kept.pop_front();
+            }
+            kept.push_back(entry);
+        }
+        Ok(kept.into())
+    }
+
+    async fn append(&self, line: &str) -> io::Result<()> {
+        let _guard = self.write.lock().await;
+        let mut options = tokio::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options.open(&self.path).await?;
+        // One write of the whole line, so concurrent writers never interleave
+        // within a line on an O_APPEND file.
+        file.write_all(line.as_bytes()).await?;
+        file.flush().await
+    }
+}
+
+fn entry_is_for(entry: &OutboxEntry, who: &str) -> bool {
+    entry.to.eq_ignore_ascii_case(who)
+        || entry.customer == who
+        || entry
+            .customer
+            .strip_prefix("local|")
+            .is_some_and(|name| name == who)
+}
+
+#[async_trait]
+impl CodeDelivery for Outbox {
+    fn handles(&self, _channel: Channel) -> bool {
+        true
+    }
+
+    async fn deliver(&self, message: &CodeMessage<'_>) -> Result<(), DeliveryError> {
+        let channel = message.destination.channel();
+        let entry = OutboxEntry {
+            at: rfc3339(message.at),
+            to: message.destination.address().to_owned(),
+            channel: channel.as_str().to_owned(),
+            code: message.code.expose().to_owned(),
+            customer: message.customer.as_str().to_owned(),
+            purpose: message.purpose.kind().to_owned(),
+            order_id: match message.purpose {
+                CodePurpose::ConfirmOrder(id) => Some(id.as_str().to_owned()),
+                CodePurpose::SignIn => None,
+            },
+            expires_at: rfc3339(message.expires_at),
+            note: (channel == Channel::Sms).then(|| NO_SMS_GATEWAY.to_owned()),
+        };
+        let mut line = serde_json::to_string(&entry)
+            .map_err(|e| DeliveryError::Outbox(io::Error::other(e)))?;
+        line.push('\n');
+        self.append(&line).await.map_err(DeliveryError::Outbox)?;
+        info!(
+            target: OUTBOX_TARGET,
+            to = %message.destination.masked(),
+            channel = channel.as_str(),
+            code = message.code.expose(),
+            order_id = entry.order_id.as_deref().unwrap_or("-"),
+            note = entry.note.as_deref().unwrap_or(""),
+            "one-time code (outbox)"
+        );
+        Ok(())
+    }
+}
+
+/// How to reach the mail server (`POD_SMTP_URL`).
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// `smtp://user:pass@host:port` (plain, or `?tls=required` for
+    /// STARTTLS) or `smtps://user:pass@host:port` (TLS), as
+    /// `lettre`'s `AsyncSmtpTransport::from_url` reads it. Secret: it may
+    /// hold a password.
+    pub url: SecretString,
+    /// The sender, `pod <pod@example.com>` or a bare address.
+    pub from: String,
+    /// Limit on connecting and on each SMTP command.
+    pub timeout: Duration,
+}
+
+impl SmtpConfig {
+    /// A config with a 10-second timeout.
+    pub fn new(url: impl Into<String>, from: impl Into<String>) -> Self {
+        SmtpConfig {
+            url: SecretString::from(url.into()),
+            from: from.into(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why an [`SmtpConfig`] is unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SmtpConfigError {
+    /// The URL is not an `smtp://` or `smtps://` URL lettre understands.
+    /// The message never repeats the URL (it may hold a password).
+    #[error("invalid SMTP URL: {0}")]
+    Url(String),
+    /// The sender is not an email address.
+    #[error("invalid sender address: {0}")]
+    From(String),
+}
+
+/// Delivers email codes through an SMTP server (`lettre`, tokio, rustls).
+/// Handles the email channel only; one connection per code.
+pub struct SmtpDelivery {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl fmt::Debug for SmtpDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpDelivery")
+            .field("from", &self.from.email.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpDelivery {
+    /// A delivery for `config`; checks the URL and sender, connects only
+    /// when a code is sent.
+    pub fn new(config: &SmtpConfig) -> Result<Self, SmtpConfigError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(config.url.expose_secret())
+            .map_err(|e| SmtpConfigError::Url(describe_url_error(&e)))?
+            .timeout(Some(config.timeout))
+            .build();
+        let from = config
+            .from
+            .parse::<Mailbox>()
+            .map_err(|e| SmtpConfigError::From(e.to_string()))?;
+        Ok(SmtpDelivery { transport, from })
+    }
+}
+
+fn describe_url_error(error: &lettre::transport::smtp::Error) -> String {
+    // lettre's URL errors name the problem, not the URL; keep only the
+    // first line to be safe.
+    error.to_string().lines().next().unwrap_or("").to_owned()
+}
+
+#[async_trait]
+impl CodeDelivery for SmtpDelivery {
+    fn handles(&self, channel: Channel) -> bool {
+        channel == Channel::Email
+    }
+
+    async fn deliver(&self, message: &CodeMessage<'_>) -> Result<(), DeliveryError> {
+        let to = message
+            .destination
+            .address()
+            .parse::<Mailbox>()
+            .map_err(|e| DeliveryError::Message(format!("recipient: {e}")))?;
+        let minutes = message.expires_at.since(message.at).as_secs().div_ceil(60);
+        let what = match message.purpose {
+            CodePurpose::ConfirmOrder(_) => "authorize your pizza order",
+            CodePurpose::SignIn => "sign in to pod",
+        };
+        let body = format!(
+            "Your pod code is {code}.\r\n\r\nSay or type it to {what}. It expires in {minutes} minute{s}.\r\n\r\nIf you did not ask for this code, ignore this email.\r\n",
+            code = message.code.expose(),
+            s = if minutes == 1 { "" } else { "s" },
+        );
+        let email = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject("Your pod code")
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| DeliveryError::Message(e.to_string()))?;
+        self.transport
+            .send(email)
+            .await
+            .map_err(|e| DeliveryError::Smtp(e.to_string()))?;
+        info!(to = %message.destination.masked(), "one-time code emailed");
+        Ok(())
+    }
+}
+
+/// `2025-01-02T03:04:05.678Z` for a timestamp.
+pub(crate) fn rfc3339(at: Timestamp) -> String {
+    let millis = at.unix_millis();
+    let secs = millis.div_euclid(1000);
+    let ms = millis.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60
+    )
+}
+
+/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_utc_with_millis() {
+        for (millis, text) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (1_735_787_045_678, "2025-01-02T03:04:05.678Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(rfc3339(Timestamp::from_unix_millis(millis)), text);
+        }
+    }
+}

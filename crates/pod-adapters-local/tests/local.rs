@@ -1,0 +1,1107 @@
+//! Integration tests of the embedded identity, against the real SQLite
+//! store, a fake clock, and a fake SMTP server on 127.0.0.1.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use pod_adapters_local::*;
+use pod_adapters_sql::SqlStore;
+use pod_domain::{Channel, CodeCheck, CustomerId, Destination, OrderId, Timestamp};
+use pod_ports::{
+    AccessTokens, Clock, CodeError, CodeGenerator, CodePurpose, CodeStore, CustomerDirectory,
+    DirectoryError, OneTimeCode, OneTimeCodes, OrderIds, TokenError,
+};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+// ---------------------------------------------------------------- helpers
+
+/// A clock the test moves by hand.
+#[derive(Debug)]
+struct TestClock(AtomicI64);
+
+impl TestClock {
+    fn at(millis: i64) -> Arc<Self> {
+        Arc::new(TestClock(AtomicI64::new(millis)))
+    }
+    fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// 2025-01-02T03:04:05.678Z
+const T0: i64 = 1_735_787_045_678;
+
+/// A generator that always draws the same code.
+#[derive(Debug)]
+struct FixedCode(&'static str);
+
+impl CodeGenerator for FixedCode {
+    fn generate(&self, _digits: u32) -> OneTimeCode {
+        OneTimeCode::parse(self.0).unwrap()
+    }
+}
+
+/// A delivery that always fails.
+#[derive(Debug)]
+struct Broken;
+
+#[async_trait::async_trait]
+impl CodeDelivery for Broken {
+    fn handles(&self, _: Channel) -> bool {
+        true
+    }
+    async fn deliver(&self, _: &CodeMessage<'_>) -> Result<(), DeliveryError> {
+        Err(DeliveryError::Smtp("down".into()))
+    }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    store: Arc<SqlStore>,
+    clock: Arc<TestClock>,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            SqlStore::open_sqlite(&dir.path().join("pod.db"))
+                .await
+                .unwrap(),
+        );
+        Env {
+            dir,
+            store,
+            clock: TestClock::at(T0),
+        }
+    }
+
+    fn outbox_path(&self) -> PathBuf {
+        self.dir.path().join(Outbox::FILE_NAME)
+    }
+
+    fn config(&self) -> LocalCodesConfig {
+        LocalCodesConfig {
+            code_digits: 4,
+            code_lifetime: Duration::from_secs(300),
+            max_failed_attempts: 3,
+            hash_key: CodeHashKey::new(&[7u8; 32]),
+        }
+    }
+
+    fn codes_with(
+        &self,
+        generator: Arc<dyn CodeGenerator>,
+        deliveries: Vec<Arc<dyn CodeDelivery>>,
+    ) -> LocalCodes {
+        LocalCodes::new(
+            self.store.clone(),
+            generator,
+            self.clock.clone(),
+            deliveries,
+            self.config(),
+        )
+        .unwrap()
+    }
+
+    fn codes(&self) -> LocalCodes {
+        self.codes_with(
+            Arc::new(OsCodeGenerator),
+            vec![Arc::new(Outbox::in_data_dir(self.dir.path()))],
+        )
+    }
+
+    fn outbox(&self, who: Option<&str>, last: Option<usize>) -> Vec<OutboxEntry> {
+        Outbox::read(&self.outbox_path(), who, last).unwrap()
+    }
+
+    fn last_code(&self) -> OneTimeCode {
+        let entry = self
+            .outbox(None, Some(1))
+            .pop()
+            .expect("a code in the outbox");
+        OneTimeCode::parse(&entry.code).unwrap()
+    }
+}
+
+fn cid(s: &str) -> CustomerId {
+    CustomerId::parse(s).unwrap()
+}
+
+fn order(s: &str) -> CodePurpose {
+    CodePurpose::ConfirmOrder(OrderId::parse(s).unwrap())
+}
+
+fn email(s: &str) -> Destination {
+    Destination::email(s)
+}
+
+/// A code that differs from `code` in every digit.
+fn wrong(code: &OneTimeCode) -> OneTimeCode {
+    let s: String = code
+        .expose()
+        .chars()
+        .map(|c| char::from(b'0' + (c as u8 - b'0' + 1) % 10))
+        .collect();
+    OneTimeCode::parse(&s).unwrap()
+}
+
+// ---------------------------------------------------------------- users
+
+#[tokio::test]
+async fn users_are_validated_added_listed_and_found() {
+    let env = Env::new().await;
+    let users = LocalUsers::new(env.store.clone(), env.clock.clone());
+
+    // (name, email, phone, accepted)
+    let cases: &[(&str, &str, Option<&str>, bool)] = &[
+        ("demo", "demo@example.com", None, true),
+        (
+            "a.b_c-9",
+            "x.y+tag@mail.example.org",
+            Some("+1 (555) 010-0123"),
+            true,
+        ),
+        ("", "e@example.com", None, false),
+        ("Demo", "e@example.com", None, false),
+        ("has space", "e@example.com", None, false),
+        ("pipe|x", "e@example.com", None, false),
+        (&"x".repeat(33), "e@example.com", None, false),
+        ("nomail", "not-an-email", None, false),
+        ("nomail", "a@b", None, false),
+        ("nomail", "a b@example.com", None, false),
+        ("nomail", "@example.com", None, false),
+        ("nomail", "a@-bad.com", None, false),
+        ("nophone", "p@example.com", Some("5550100"), false),
+        ("nophone", "p@example.com", Some("+0123456"), false),
+        ("nophone", "p@example.com", Some("+12"), false),
+        ("nophone", "p@example.com", Some("+1234567890123456"), false),
+        ("nophone", "p@example.com", Some("+1555abc"), false),
+        ("blankphone", "bp@example.com", Some("  "), true),
+    ];
+    for (name, mail, phone, ok) in cases {
+        let result = users.add(name, mail, *phone).await;
+        assert_eq!(
+            result.is_ok(),
+            *ok,
+            "{name:?} {mail:?} {phone:?}: {result:?}"
+        );
+    }
+
+    let added = users.find("a.b_c-9").await.unwrap().unwrap();
+    assert_eq!(added.id.as_str(), "local|a.b_c-9");
+    assert_eq!(added.phone.as_deref(), Some("+15550100123"));
+    assert_eq!(added.created_at, Timestamp::from_unix_millis(T0));
+    assert_eq!(users.find("blankphone").await.unwrap().unwrap().phone, None);
+
+    // Name, email (any case) and id all find the user.
+    for who in ["demo", "DEMO@example.com", "local|demo"] {
+        let found = users.find(who).await.unwrap();
+        assert_eq!(found.map(|u| u.name), Some("demo".to_owned()), "{who}");
+    }
+    for who in ["nobody", "", "local|nobody"] {
+        assert!(users.find(who).await.unwrap().is_none(), "{who}");
+    }
+
+    // Taken names and emails.
+    assert!(matches!(
+        users.add("demo", "other@example.com", None).await,
+        Err(UserError::Taken)
+    ));
+    assert!(matches!(
+        users.add("other", "Demo@Example.com", None).await,
+        Err(UserError::Taken)
+    ));
+
+    let names: Vec<String> = users
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["a.b_c-9", "blankphone", "demo"]);
+}
+
+#[tokio::test]
+async fn the_directory_reads_contact_points_from_the_user_store() {
+    let env = Env::new().await;
+    let users = LocalUsers::new(env.store.clone(), env.clock.clone());
+    users
+        .add("demo", "demo@example.com", Some("+15550100123"))
+        .await
+        .unwrap();
+    users.add("mail", "mail@example.com", None).await.unwrap();
+    let directory = LocalDirectory::new(env.store.clone());
+
+    let demo = directory.contact_points(&cid("local|demo")).await.unwrap();
+    assert_eq!(demo.email.as_deref(), Some("demo@example.com"));
+    assert_eq!(demo.phone.as_deref(), Some("+15550100123"));
+    assert_eq!(
+        demo.preferred_destination().unwrap().channel(),
+        Channel::Sms
+    );
+    let mail = directory.contact_points(&cid("local|mail")).await.unwrap();
+    assert_eq!(
+        mail.preferred_destination().unwrap().channel(),
+        Channel::Email
+    );
+
+    let dest = email("demo@example.com");
+    directory
+        .ensure_passwordless_identity(&cid("local|demo"), &dest)
+        .await
+        .unwrap();
+    assert_eq!(
+        directory.contact_points(&cid("local|ghost")).await,
+        Err(DirectoryError::UnknownCustomer)
+    );
+    assert_eq!(
+        directory
+            .ensure_passwordless_identity(&cid("local|ghost"), &dest)
+            .await,
+        Err(DirectoryError::UnknownCustomer)
+    );
+}
+
+// ---------------------------------------------------------------- tokens
+
+fn key(byte: u8) -> LocalTokenKey {
+    LocalTokenKey::from_bytes(&[byte; 32]).unwrap()
+}
+
+fn b64(json: &str) -> String {
+    URL_SAFE_NO_PAD.encode(json)
+}
+
+/// A token with the given header and claims, HMAC-SHA256-signed with `secret`.
+fn hand_made(header: &str, claims: &str, secret: &[u8]) -> String {
+    let input = format!("{}.{}", b64(header), b64(claims));
+    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    let sig = aws_lc_rs::hmac::sign(&k, input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+}
+
+#[tokio::test]
+async fn tokens_round_trip_and_reject_everything_else() {
+    let clock = TestClock::at(T0);
+    let tokens = LocalAccessTokens::new(&key(1), LocalTokenConfig::default(), clock.clone());
+    let now = clock.now();
+    let demo = cid("local|demo");
+
+    let good = tokens.issue(&demo, Duration::from_secs(3600), now);
+    assert_eq!(tokens.customer_for_token(&good).await.unwrap(), demo);
+
+    let secs = now.unix_seconds();
+    let claims = |iss: &str, aud: &str, exp: i64| {
+        format!(r#"{{"iss":"{iss}","aud":"{aud}","sub":"local|demo","exp":{exp}}}"#)
+    };
+    let hs = r#"{"alg":"HS256","typ":"JWT"}"#;
+    let valid_claims = claims("pod-local", "pod", secs + 600);
+    // Sanity: the hand-made token verifies when nothing is wrong with it.
+    let hand_ok = hand_made(hs, &valid_claims, &[1; 32]);
+    assert_eq!(tokens.customer_for_token(&hand_ok).await.unwrap(), demo);
+
+    let other_aud = LocalAccessTokens::new(
+        &key(1),
+        LocalTokenConfig {
+            audience: "elsewhere".into(),
+            ..LocalTokenConfig::default()
+        },
+        clock.clone(),
+    );
+    let unsigned = format!(
+        "{}.{}.",
+        b64(r#"{"alg":"none","typ":"JWT"}"#),
+        b64(&valid_claims)
+    );
+
+    let rejected: Vec<(&str, String)> = vec![
+        (
+            "expired",
+            tokens.issue(
+                &demo,
+                Duration::from_secs(60),
+                now.minus(Duration::from_secs(3600)),
+            ),
+        ),
+        (
+            "expired by hand",
+            hand_made(hs, &claims("pod-local", "pod", secs - 120), &[1; 32]),
+        ),
+        (
+            "wrong issuer",
+            hand_made(hs, &claims("someone-else", "pod", secs + 600), &[1; 32]),
+        ),
+        (
+            "wrong audience",
+            other_aud.issue(&demo, Duration::from_secs(600), now),
+        ),
+        ("alg none", unsigned),
+        (
+            "alg none, no dot",
+            format!("{}.{}", b64(r#"{"alg":"none"}"#), b64(&valid_claims)),
+        ),
+        (
+            "another key",
+            LocalAccessTokens::new(&key(2), LocalTokenConfig::default(), clock.clone()).issue(
+                &demo,
+                Duration::from_secs(600),
+                now,
+            ),
+        ),
+        (
+            "RS256 header, HMAC signature",
+            hand_made(r#"{"alg":"RS256","typ":"JWT"}"#, &valid_claims, &[1; 32]),
+        ),
+        (
+            "HS512 header",
+            hand_made(r#"{"alg":"HS512","typ":"JWT"}"#, &valid_claims, &[1; 32]),
+        ),
+        (
+            "no exp",
+            hand_made(
+                hs,
+                r#"{"iss":"pod-local","aud":"pod","sub":"local|demo"}"#,
+                &[1; 32],
+            ),
+        ),
+        (
+            "no sub",
+            hand_made(
+                hs,
+                &format!(r#"{{"iss":"pod-local","aud":"pod","exp":{}}}"#, secs + 600),
+                &[1; 32],
+            ),
+        ),
+        (
+            "bad sub",
+            hand_made(
+                hs,
+                &format!(
+                    r#"{{"iss":"pod-local","aud":"pod","sub":"","exp":{}}}"#,
+                    secs + 600
+                ),
+                &[1; 32],
+            ),
+        ),
+        (
+            "not yet valid",
+            hand_made(
+                hs,
+                &format!(
+                    r#"{{"iss":"pod-local","aud":"pod","sub":"local|demo","exp":{},"nbf":{}}}"#,
+                    secs + 6000,
+                    secs + 3000
+                ),
+                &[1; 32],
+            ),
+        ),
+        ("empty", String::new()),
+        ("garbage", "garbage".into()),
+        ("three dots", "a.b.c".into()),
+        ("dots", "....".into()),
+        ("tampered", format!("{}x", &good[..good.len() - 1])),
+        ("huge", "A".repeat(100_000)),
+        ("non-ascii", "é.é.é".into()),
+    ];
+    for (what, token) in rejected {
+        match tokens.customer_for_token(&token).await {
+            Err(TokenError::Invalid(reason)) => {
+                assert!(
+                    !reason.contains(&token) || token.is_empty(),
+                    "{what}: reason leaks the token"
+                );
+            }
+            other => panic!("{what}: expected Invalid, got {other:?}"),
+        }
+    }
+
+    // Within the leeway an expired token still passes; past it, not.
+    let short = tokens.issue(&demo, Duration::from_secs(60), now);
+    clock.advance(Duration::from_secs(60 + 10));
+    assert!(tokens.customer_for_token(&short).await.is_ok());
+    clock.advance(Duration::from_secs(30));
+    assert!(tokens.customer_for_token(&short).await.is_err());
+}
+
+#[test]
+fn the_key_file_is_private_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.key");
+    let first = LocalTokenKey::load_or_create(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() >= 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // No temporary files are left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+    let second = LocalTokenKey::load_or_create(&path).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    // Same key: a token from the first verifies with the second.
+    let clock = TestClock::at(T0);
+    let a = LocalAccessTokens::new(&first, LocalTokenConfig::default(), clock.clone());
+    let b = LocalAccessTokens::new(&second, LocalTokenConfig::default(), clock.clone());
+    let token = a.issue(&cid("local|demo"), Duration::from_secs(60), clock.now());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert!(rt.block_on(b.customer_for_token(&token)).is_ok());
+
+    // A different file gives a different key.
+    let other = LocalTokenKey::load_or_create(&dir.path().join("other.key")).unwrap();
+    let c = LocalAccessTokens::new(&other, LocalTokenConfig::default(), clock.clone());
+    assert!(rt.block_on(c.customer_for_token(&token)).is_err());
+
+    // Too short a key file is refused, not used.
+    let short = dir.path().join("short.key");
+    std::fs::write(&short, b"tiny").unwrap();
+    assert!(matches!(
+        LocalTokenKey::load_or_create(&short),
+        Err(KeyError::BadLength { len: 4, .. })
+    ));
+    // A missing folder is an error, not a panic.
+    assert!(LocalTokenKey::load_or_create(&dir.path().join("no/such/dir/key")).is_err());
+    assert!(LocalTokenKey::from_bytes(&[0; 31]).is_none());
+}
+
+// ---------------------------------------------------------------- codes
+
+#[tokio::test]
+async fn a_sent_code_is_in_the_outbox_and_verifies_once() {
+    let env = Env::new().await;
+    let codes = env.codes();
+    let demo = cid("local|demo");
+    let dest = email("demo@example.com");
+    let purpose = order("o-1");
+
+    codes.send_code(&demo, &dest, &purpose).await.unwrap();
+    let entries = env.outbox(None, None);
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!(entry.to, "demo@example.com");
+    assert_eq!(entry.channel, "email");
+    assert_eq!(entry.customer, "local|demo");
+    assert_eq!(entry.purpose, "order");
+    assert_eq!(entry.order_id.as_deref(), Some("o-1"));
+    assert_eq!(entry.at, "2025-01-02T03:04:05.678Z");
+    assert_eq!(entry.expires_at, "2025-01-02T03:09:05.678Z");
+    assert_eq!(entry.note, None);
+    assert_eq!(entry.code.len(), 4);
+
+    let code = env.last_code();
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &purpose, &code)
+            .await
+            .unwrap(),
+        CodeCheck::Valid
+    );
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &purpose, &code)
+            .await
+            .unwrap(),
+        CodeCheck::Invalid
+    );
+    assert!(env.store.code_for(&demo, "order").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn wrong_codes_count_and_lock_at_the_limit() {
+    let env = Env::new().await;
+    let codes = env.codes();
+    let demo = cid("local|demo");
+    let dest = email("demo@example.com");
+    let purpose = order("o-1");
+    codes.send_code(&demo, &dest, &purpose).await.unwrap();
+    let code = env.last_code();
+    let bad = wrong(&code);
+
+    // Limit 3: two Invalid, the third wrong one locks, and then even the
+    // right code is refused.
+    let expected = [
+        CodeCheck::Invalid,
+        CodeCheck::Invalid,
+        CodeCheck::Locked,
+        CodeCheck::Locked,
+    ];
+    for (i, want) in expected.into_iter().enumerate() {
+        let got = codes
+            .verify_code(&demo, &dest, &purpose, &bad)
+            .await
+            .unwrap();
+        assert_eq!(got, want, "attempt {}", i + 1);
+        let stored = env.store.code_for(&demo, "order").await.unwrap().unwrap();
+        assert_eq!(stored.failed_attempts, (i as u32 + 1).min(3));
+    }
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &purpose, &code)
+            .await
+            .unwrap(),
+        CodeCheck::Locked
+    );
+
+    // A new code starts a fresh count, and replaces the old one.
+    codes.send_code(&demo, &dest, &purpose).await.unwrap();
+    let fresh = env.last_code();
+    if fresh != code {
+        assert_eq!(
+            codes
+                .verify_code(&demo, &dest, &purpose, &code)
+                .await
+                .unwrap(),
+            CodeCheck::Invalid
+        );
+    }
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &purpose, &fresh)
+            .await
+            .unwrap(),
+        CodeCheck::Valid
+    );
+}
+
+#[tokio::test]
+async fn codes_expire_at_their_lifetime() {
+    let env = Env::new().await;
+    let codes = env.codes();
+    let demo = cid("local|demo");
+    let dest = email("demo@example.com");
+    let purpose = CodePurpose::SignIn;
+
+    codes.send_code(&demo, &dest, &purpose).await.unwrap();
+    let code = env.last_code();
+    assert_eq!(env.outbox(None, Some(1))[0].order_id, None);
+    env.clock.advance(Duration::from_secs(299));
+    // Still valid a second before; a wrong guess does not use it up.
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &purpose, &wrong(&code))
+            .await
+            .unwrap(),
+        CodeCheck::Invalid
+    );
+    env.clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &purpose, &code)
+            .await
+            .unwrap(),
+        CodeCheck::Expired
+    );
+    // Expired codes are deleted.
+    assert!(
+        env.store
+            .code_for(&demo, "sign_in")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &purpose, &code)
+            .await
+            .unwrap(),
+        CodeCheck::Invalid
+    );
+}
+
+#[tokio::test]
+async fn a_code_for_one_purpose_or_customer_does_not_verify_another() {
+    let env = Env::new().await;
+    let codes = env.codes_with(
+        Arc::new(FixedCode("4321")),
+        vec![Arc::new(Outbox::in_data_dir(env.dir.path()))],
+    );
+    let demo = cid("local|demo");
+    let other = cid("local|other");
+    let dest = email("demo@example.com");
+    let code = OneTimeCode::parse("4321").unwrap();
+
+    // An order code does not sign in, nor confirm another order, nor
+    // another customer's order.
+    codes.send_code(&demo, &dest, &order("o-1")).await.unwrap();
+    let checks = [
+        (&demo, CodePurpose::SignIn, CodeCheck::Invalid),
+        (&demo, order("o-2"), CodeCheck::Invalid),
+        (&other, order("o-1"), CodeCheck::Invalid),
+    ];
+    for (who, purpose, want) in checks {
+        assert_eq!(
+            codes
+                .verify_code(who, &dest, &purpose, &code)
+                .await
+                .unwrap(),
+            want,
+            "{who} {purpose:?}"
+        );
+    }
+    // A sign-in code does not confirm the order.
+    codes
+        .send_code(&demo, &dest, &CodePurpose::SignIn)
+        .await
+        .unwrap();
+    codes.send_code(&demo, &dest, &order("o-9")).await.unwrap();
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &order("o-1"), &code)
+            .await
+            .unwrap(),
+        CodeCheck::Invalid
+    );
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &CodePurpose::SignIn, &code)
+            .await
+            .unwrap(),
+        CodeCheck::Valid
+    );
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &order("o-9"), &code)
+            .await
+            .unwrap(),
+        CodeCheck::Valid
+    );
+}
+
+#[tokio::test]
+async fn the_store_keeps_only_a_keyed_hash_that_differs_per_customer() {
+    let env = Env::new().await;
+    let codes = env.codes_with(
+        Arc::new(FixedCode("98765432")),
+        vec![Arc::new(Outbox::in_data_dir(env.dir.path()))],
+    );
+    let dest = email("demo@example.com");
+    let (a, b) = (cid("local|a"), cid("local|b"));
+    codes
+        .send_code(&a, &dest, &CodePurpose::SignIn)
+        .await
+        .unwrap();
+    codes
+        .send_code(&b, &dest, &CodePurpose::SignIn)
+        .await
+        .unwrap();
+    let ra = env.store.code_for(&a, "sign_in").await.unwrap().unwrap();
+    let rb = env.store.code_for(&b, "sign_in").await.unwrap().unwrap();
+    assert_eq!(ra.hash.len(), 32);
+    assert_ne!(ra.hash, rb.hash);
+    for hash in [&ra.hash, &rb.hash] {
+        let lossy = String::from_utf8_lossy(hash);
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        // (Deterministic: fixed key, customer and code.)
+        assert!(!hex.contains("98765432"));
+        for digits in ["98765432", "9876", "5432"] {
+            assert!(!lossy.contains(digits));
+        }
+    }
+    assert_eq!(ra.issued_at, Timestamp::from_unix_millis(T0));
+    assert_eq!(ra.expires_at, Timestamp::from_unix_millis(T0 + 300_000));
+    assert_eq!(ra.failed_attempts, 0);
+
+    // Another key gives another hash for the same customer and code.
+    let mut config = env.config();
+    config.hash_key = CodeHashKey::new(&[8u8; 32]);
+    let other = LocalCodes::new(
+        env.store.clone(),
+        Arc::new(FixedCode("98765432")),
+        env.clock.clone(),
+        vec![Arc::new(Outbox::in_data_dir(env.dir.path()))],
+        config,
+    )
+    .unwrap();
+    other
+        .send_code(&a, &dest, &CodePurpose::SignIn)
+        .await
+        .unwrap();
+    assert_ne!(
+        env.store
+            .code_for(&a, "sign_in")
+            .await
+            .unwrap()
+            .unwrap()
+            .hash,
+        ra.hash
+    );
+    // The derived key differs from the token key and is stable.
+    let k = key(3);
+    assert_eq!(
+        format!("{:?}", k.derive_code_hash_key()),
+        "CodeHashKey(****)"
+    );
+}
+
+#[tokio::test]
+async fn failed_delivery_is_reported_and_the_code_forgotten() {
+    let env = Env::new().await;
+    let codes = env.codes_with(Arc::new(OsCodeGenerator), vec![Arc::new(Broken)]);
+    let demo = cid("local|demo");
+    let result = codes
+        .send_code(&demo, &email("demo@example.com"), &CodePurpose::SignIn)
+        .await;
+    assert!(
+        matches!(result, Err(CodeError::DeliveryFailed(_))),
+        "{result:?}"
+    );
+    assert!(
+        env.store
+            .code_for(&demo, "sign_in")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // No delivery for the channel at all.
+    let none = env.codes_with(Arc::new(OsCodeGenerator), vec![]);
+    let result = none
+        .send_code(
+            &demo,
+            &Destination::sms("+15550100123"),
+            &CodePurpose::SignIn,
+        )
+        .await;
+    assert!(
+        matches!(result, Err(CodeError::DeliveryFailed(_))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn bad_code_settings_are_refused() {
+    let base = || LocalCodesConfig {
+        code_digits: 4,
+        code_lifetime: Duration::from_secs(300),
+        max_failed_attempts: 3,
+        hash_key: CodeHashKey::new(&[1; 32]),
+    };
+    let bad = [
+        LocalCodesConfig {
+            code_digits: 3,
+            ..base()
+        },
+        LocalCodesConfig {
+            code_digits: 9,
+            ..base()
+        },
+        LocalCodesConfig {
+            code_lifetime: Duration::ZERO,
+            ..base()
+        },
+        LocalCodesConfig {
+            max_failed_attempts: 0,
+            ..base()
+        },
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store: Arc<dyn CodeStore> = rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        std::mem::forget(dir);
+        Arc::new(SqlStore::open_sqlite(&path).await.unwrap()) as Arc<dyn CodeStore>
+    });
+    for config in bad {
+        let r = LocalCodes::new(
+            store.clone(),
+            Arc::new(OsCodeGenerator),
+            TestClock::at(0),
+            vec![],
+            config.clone(),
+        );
+        assert!(r.is_err(), "{config:?}");
+    }
+    let from_policy =
+        LocalCodesConfig::from_policy(&Default::default(), CodeHashKey::new(&[1; 32]));
+    assert_eq!(from_policy.code_digits, 4);
+    assert_eq!(from_policy.max_failed_attempts, 3);
+    assert_eq!(from_policy.code_lifetime, Duration::from_secs(300));
+}
+
+// ---------------------------------------------------------------- generator
+
+proptest::proptest! {
+    #[test]
+    fn generated_codes_have_the_right_length_and_only_digits(digits in 4u32..=8) {
+        let code = OsCodeGenerator.generate(digits);
+        proptest::prop_assert_eq!(code.expose().len(), digits as usize);
+        proptest::prop_assert!(code.expose().bytes().all(|b| b.is_ascii_digit()));
+    }
+}
+
+#[test]
+fn generated_codes_are_roughly_uniform() {
+    // 50 000 four-digit codes; chi-square of the last two digits (100
+    // cells, 99 degrees of freedom; the 1e-9 quantile is about 200) and of
+    // the first digit (10 cells, 9 degrees; the 1e-9 quantile is about 55).
+    const DRAWS: usize = 50_000;
+    let mut low = [0u32; 100];
+    let mut high = [0u32; 10];
+    for _ in 0..DRAWS {
+        let n: usize = OsCodeGenerator.generate(4).expose().parse().unwrap();
+        low[n % 100] += 1;
+        high[n / 1000] += 1;
+    }
+    let chi = |cells: &[u32]| {
+        let expected = DRAWS as f64 / cells.len() as f64;
+        cells
+            .iter()
+            .map(|&o| (o as f64 - expected).powi(2) / expected)
+            .sum::<f64>()
+    };
+    let (c_low, c_high) = (chi(&low), chi(&high));
+    assert!(c_low < 220.0, "last two digits: chi-square {c_low}");
+    assert!(c_high < 60.0, "first digit: chi-square {c_high}");
+    // And not suspiciously perfect either (a counter would give ~0).
+    assert!(c_low > 20.0, "last two digits too even: {c_low}");
+}
+
+#[test]
+fn system_clock_and_order_ids() {
+    let now = SystemClock.now();
+    assert!(now.unix_seconds() > 1_700_000_000);
+    let a = UuidOrderIds.new_order_id();
+    let b = UuidOrderIds.new_order_id();
+    assert_ne!(a, b);
+    assert_eq!(a.as_str().len(), 36);
+}
+
+// ---------------------------------------------------------------- outbox
+
+#[tokio::test]
+async fn sms_codes_go_to_the_outbox_with_a_note() {
+    let env = Env::new().await;
+    let codes = env.codes();
+    let demo = cid("local|demo");
+    let dest = Destination::sms("+15550100123");
+    codes.send_code(&demo, &dest, &order("o-1")).await.unwrap();
+    let entry = env.outbox(None, None).pop().unwrap();
+    assert_eq!(entry.channel, "sms");
+    assert_eq!(entry.to, "+15550100123");
+    assert!(entry.note.unwrap().contains("no SMS gateway"));
+    let code = OneTimeCode::parse(&entry.code).unwrap();
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &order("o-1"), &code)
+            .await
+            .unwrap(),
+        CodeCheck::Valid
+    );
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.outbox_path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
+
+#[tokio::test]
+async fn the_outbox_reads_by_user_and_last_n() {
+    let env = Env::new().await;
+    let codes = env.codes();
+    let people = [
+        ("local|ann", "ann@example.com"),
+        ("local|bob", "bob@example.com"),
+        ("local|ann", "ann@example.com"),
+        ("local|cy", "cy@example.com"),
+        ("local|ann", "ann@example.com"),
+    ];
+    for (i, (who, mail)) in people.iter().enumerate() {
+        let purpose = order(&format!("o-{i}"));
+        codes
+            .send_code(&cid(who), &email(mail), &purpose)
+            .await
+            .unwrap();
+    }
+    // A line that is not an entry is skipped.
+    let mut raw = std::fs::read_to_string(env.outbox_path()).unwrap();
+    raw.push_str("not json\n\n");
+    std::fs::write(env.outbox_path(), raw).unwrap();
+
+    let ids = |entries: Vec<OutboxEntry>| -> Vec<String> {
+        entries.into_iter().map(|e| e.order_id.unwrap()).collect()
+    };
+    // (who, last, expected order ids, oldest first)
+    let cases: &[(Option<&str>, Option<usize>, &[&str])] = &[
+        (None, None, &["o-0", "o-1", "o-2", "o-3", "o-4"]),
+        (None, Some(2), &["o-3", "o-4"]),
+        (None, Some(0), &[]),
+        (None, Some(99), &["o-0", "o-1", "o-2", "o-3", "o-4"]),
+        (Some("ann"), None, &["o-0", "o-2", "o-4"]),
+        (Some("local|ann"), Some(2), &["o-2", "o-4"]),
+        (Some("ANN@example.com"), Some(1), &["o-4"]),
+        (Some("bob"), Some(5), &["o-1"]),
+        (Some("nobody"), None, &[]),
+    ];
+    for (who, last, want) in cases {
+        assert_eq!(ids(env.outbox(*who, *last)), *want, "{who:?} {last:?}");
+    }
+    // A missing outbox reads as empty.
+    assert!(
+        Outbox::read(&env.dir.path().join("none.jsonl"), None, None)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+// ---------------------------------------------------------------- smtp
+
+/// A minimal SMTP server for one connection; returns everything the client
+/// sent after DATA.
+async fn fake_smtp() -> (u16, tokio::task::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write
+            .write_all(b"220 localhost fake ESMTP\r\n")
+            .await
+            .unwrap();
+        let mut data = String::new();
+        let mut in_data = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if in_data {
+                if line == "." {
+                    in_data = false;
+                    write.write_all(b"250 2.0.0 queued\r\n").await.unwrap();
+                } else {
+                    data.push_str(&line);
+                    data.push('\n');
+                }
+                continue;
+            }
+            let verb = line
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
+            let reply: &[u8] = match verb.as_str() {
+                "EHLO" | "HELO" => b"250 localhost\r\n",
+                "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 2.1.0 ok\r\n",
+                "DATA" => {
+                    in_data = true;
+                    b"354 go ahead\r\n"
+                }
+                "QUIT" => {
+                    write.write_all(b"221 bye\r\n").await.unwrap();
+                    break;
+                }
+                _ => b"502 not implemented\r\n",
+            };
+            write.write_all(reply).await.unwrap();
+        }
+        data
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn email_codes_are_sent_over_smtp() {
+    let env = Env::new().await;
+    let (port, server) = fake_smtp().await;
+    let mut config = SmtpConfig::new(format!("smtp://127.0.0.1:{port}"), "pod <pod@example.com>");
+    config.timeout = Duration::from_secs(5);
+    let smtp = SmtpDelivery::new(&config).unwrap();
+    assert!(smtp.handles(Channel::Email) && !smtp.handles(Channel::Sms));
+    let codes = env.codes_with(
+        Arc::new(OsCodeGenerator),
+        vec![
+            Arc::new(Outbox::in_data_dir(env.dir.path())),
+            Arc::new(smtp),
+        ],
+    );
+    let demo = cid("local|demo");
+    let dest = email("demo@example.com");
+    codes.send_code(&demo, &dest, &order("o-1")).await.unwrap();
+    let code = env.last_code();
+
+    let data = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        data.contains(&format!("Your pod code is {}", code.expose())),
+        "{data}"
+    );
+    assert!(data.contains("To: demo@example.com"), "{data}");
+    assert!(data.contains("Subject: Your pod code"), "{data}");
+    assert_eq!(
+        codes
+            .verify_code(&demo, &dest, &order("o-1"), &code)
+            .await
+            .unwrap(),
+        CodeCheck::Valid
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_smtp_server_fails_delivery() {
+    let env = Env::new().await;
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut config = SmtpConfig::new(format!("smtp://127.0.0.1:{port}"), "pod@example.com");
+    config.timeout = Duration::from_secs(5);
+    let codes = env.codes_with(
+        Arc::new(OsCodeGenerator),
+        vec![Arc::new(SmtpDelivery::new(&config).unwrap())],
+    );
+    let demo = cid("local|demo");
+    let result = codes
+        .send_code(&demo, &email("demo@example.com"), &CodePurpose::SignIn)
+        .await;
+    assert!(
+        matches!(result, Err(CodeError::DeliveryFailed(_))),
+        "{result:?}"
+    );
+    assert!(
+        env.store
+            .code_for(&demo, "sign_in")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn smtp_settings_are_checked_without_leaking_the_password() {
+    let bad_url = SmtpDelivery::new(&SmtpConfig::new(
+        "http://user:hunter2@host",
+        "pod@example.com",
+    ));
+    let err = bad_url.unwrap_err().to_string();
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(
+        SmtpDelivery::new(&SmtpConfig::new("smtp://localhost:2525", "not an address")).is_err()
+    );
+    let config = SmtpConfig::new("smtps://user:hunter2@host:465", "pod@example.com");
+    assert!(!format!("{config:?}").contains("hunter2"));
+}
