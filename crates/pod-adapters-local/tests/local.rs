@@ -1105,3 +1105,31 @@ fn smtp_settings_are_checked_without_leaking_the_password() {
     let config = SmtpConfig::new("smtps://user:hunter2@host:465", "pod@example.com");
     assert!(!format!("{config:?}").contains("hunter2"));
 }
+
+// ---------------------------------------------------------------- no panics on input
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_tokens_are_rejected_without_panicking(token in "\\PC{0,300}", parts in "[A-Za-z0-9_=-]{0,40}(\\.[A-Za-z0-9_=-]{0,40}){0,4}") {
+        let tokens = LocalAccessTokens::new(&key(1), LocalTokenConfig::default(), TestClock::at(T0));
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        for t in [token, parts] {
+            let result = rt.block_on(tokens.customer_for_token(&t));
+            proptest::prop_assert!(matches!(result, Err(TokenError::Invalid(_))));
+        }
+    }
+
+    #[test]
+    fn user_fields_are_checked_without_panicking(name in "\\PC{0,40}", mail in "\\PC{0,40}", phone in "\\PC{0,20}") {
+        if validate_name(&name).is_ok() {
+            proptest::prop_assert!(name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b)));
+            proptest::prop_assert!(local_customer_id(&name).is_ok());
+        }
+        if let Ok(mail) = validate_email(&mail) {
+            proptest::prop_assert_eq!(mail.matches('@').count(), 1);
+        }
+        if let Ok(phone) = normalize_phone(&phone) {
+            proptest::prop_assert!(phone.starts_with('+') && phone[1..].bytes().all(|b| b.is_ascii_digit()));
+        }
+    }
+}
