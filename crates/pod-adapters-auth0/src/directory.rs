@@ -141,12 +141,15 @@ impl Auth0Directory {
         );
     }
 
+    /// `api/v2/users/{id}/{tail…}` with the id fully percent-encoded
+    /// (`auth0|abc` → `auth0%7Cabc`).
     fn user_url(&self, id: &str, tail: &[&str]) -> url::Url {
-        let mut url = self.config.endpoint("api/v2/users");
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty().push(id).extend(tail);
+        let mut relative = format!("api/v2/users/{}", encode_segment(id));
+        for segment in tail {
+            relative.push('/');
+            relative.push_str(&encode_segment(segment));
         }
-        url
+        self.config.endpoint(&relative)
     }
 
     async fn user(&self, customer: &CustomerId) -> Result<User, DirectoryError> {
@@ -292,6 +295,19 @@ impl Auth0Directory {
             _ => Err(DirectoryError::Unavailable(reply.summary())),
         }
     }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `sms|abc` → `abc`; ids without the prefix stay as they are.
