@@ -166,13 +166,17 @@ impl OneTimeCodes for Auth0Codes {
             let id_token = answer
                 .id_token
                 .ok_or_else(|| CodeError::Unavailable("Auth0 returned no id token".into()))?;
-            let claims: IdClaims = self.id_tokens.verify(&id_token).await.map_err(|e| match e {
-                VerifyError::Invalid(reason) => {
-                    warn!(%reason, "Auth0 id token rejected");
-                    CodeError::Unavailable(format!("id token rejected: {reason}"))
-                }
-                VerifyError::Unavailable(reason) => CodeError::Unavailable(reason),
-            })?;
+            let claims: IdClaims = self
+                .id_tokens
+                .verify(&id_token)
+                .await
+                .map_err(|e| match e {
+                    VerifyError::Invalid(reason) => {
+                        warn!(%reason, "Auth0 id token rejected");
+                        CodeError::Unavailable(format!("id token rejected: {reason}"))
+                    }
+                    VerifyError::Unavailable(reason) => CodeError::Unavailable(reason),
+                })?;
             if claims.sub != customer.as_str() {
                 warn!(customer = %customer, "code verified for another identity; counted as wrong");
                 return Ok(CodeCheck::Invalid);

@@ -70,7 +70,9 @@ pub struct RsaTestKey {
 
 impl std::fmt::Debug for RsaTestKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RsaTestKey").field("kid", &self.kid).finish()
+        f.debug_struct("RsaTestKey")
+            .field("kid", &self.kid)
+            .finish()
     }
 }
 
@@ -187,7 +189,9 @@ impl FakeUser {
     }
 
     fn provider_and_id(&self) -> (&str, &str) {
-        self.id.split_once('|').unwrap_or(("auth0", self.id.as_str()))
+        self.id
+            .split_once('|')
+            .unwrap_or(("auth0", self.id.as_str()))
     }
 
     fn to_json(&self) -> Value {
@@ -197,7 +201,8 @@ impl FakeUser {
             "connection": if provider == "auth0" { "Username-Password-Authentication" } else { provider },
         })];
         for (p, id) in &self.linked {
-            identities.push(json!({ "provider": p, "user_id": id, "connection": p, "isSocial": false }));
+            identities
+                .push(json!({ "provider": p, "user_id": id, "connection": p, "isSocial": false }));
         }
         let mut user = json!({ "user_id": self.id, "identities": identities });
         if let Some(email) = &self.email {
@@ -250,7 +255,9 @@ pub struct FakeAuth0 {
 
 impl std::fmt::Debug for FakeAuth0 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeAuth0").field("uri", &self.server.uri()).finish()
+        f.debug_struct("FakeAuth0")
+            .field("uri", &self.server.uri())
+            .finish()
     }
 }
 
@@ -358,7 +365,11 @@ impl FakeAuth0 {
 
     /// The current RSA signing key.
     pub fn rsa_key(&self) -> RsaTestKey {
-        self.lock().keys.last().cloned().expect("the fake has a key")
+        self.lock()
+            .keys
+            .last()
+            .cloned()
+            .expect("the fake has a key")
     }
 
     /// An access token for `sub`, valid for an hour, as account linking
@@ -475,13 +486,25 @@ fn oauth_token(state: &mut State, p: &HashMap<String, String>) -> ResponseTempla
             }))
         }
         OTP_GRANT => otp_grant(state, get("realm"), get("username"), get("otp")),
-        _ => error(403, "unauthorized_client", "Grant type not allowed for the client."),
+        _ => error(
+            403,
+            "unauthorized_client",
+            "Grant type not allowed for the client.",
+        ),
     }
 }
 
 fn wrong(realm: &str) -> ResponseTemplate {
-    let what = if realm == "sms" { "phone number" } else { "email" };
-    error(403, "invalid_grant", &format!("Wrong {what} or verification code."))
+    let what = if realm == "sms" {
+        "phone number"
+    } else {
+        "email"
+    };
+    error(
+        403,
+        "invalid_grant",
+        &format!("Wrong {what} or verification code."),
+    )
 }
 
 fn otp_grant(state: &mut State, realm: &str, username: &str, otp: &str) -> ResponseTemplate {
@@ -501,7 +524,11 @@ fn otp_grant(state: &mut State, realm: &str, username: &str, otp: &str) -> Respo
     }
     if pending.issued.elapsed() > CODE_LIFETIME {
         state.codes.remove(&key);
-        return error(403, "invalid_grant", "The verification code has expired. Please try to login again.");
+        return error(
+            403,
+            "invalid_grant",
+            "The verification code has expired. Please try to login again.",
+        );
     }
     if pending.code != otp {
         pending.attempts += 1;
@@ -534,7 +561,11 @@ fn otp_grant(state: &mut State, realm: &str, username: &str, otp: &str) -> Respo
             id
         }
     };
-    let sub = state.linked_to.get(&secondary).cloned().unwrap_or(secondary);
+    let sub = state
+        .linked_to
+        .get(&secondary)
+        .cloned()
+        .unwrap_or(secondary);
     let now = unix_now();
     let claims = json!({
         "iss": format!("https://{DOMAIN}/"), "aud": CLIENT_ID, "sub": sub,
@@ -556,7 +587,11 @@ fn otp_grant(state: &mut State, realm: &str, username: &str, otp: &str) -> Respo
 fn passwordless_start(state: &mut State, p: &HashMap<String, String>) -> ResponseTemplate {
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or_default();
     if get("client_id") != CLIENT_ID || get("client_secret") != CLIENT_SECRET {
-        return error(401, "unauthorized_client", "Client authentication is required");
+        return error(
+            401,
+            "unauthorized_client",
+            "Client authentication is required",
+        );
     }
     let connection = get("connection");
     let address = match connection {
@@ -618,7 +653,9 @@ fn management(state: &mut State, method: &str, path: &str, request: &Request) ->
             let users: Vec<Value> = state
                 .users
                 .values()
-                .filter(|u| u.id.starts_with("sms|") && u.phone_number.as_deref() == Some(phone.as_str()))
+                .filter(|u| {
+                    u.id.starts_with("sms|") && u.phone_number.as_deref() == Some(phone.as_str())
+                })
                 .map(FakeUser::to_json)
                 .collect();
             ResponseTemplate::new(200).set_body_json(users)

@@ -64,8 +64,9 @@ pub(crate) struct ErrorBody {
 
 impl Reply {
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, UpstreamError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| UpstreamError::Garbage(format!("status {}: {}", self.status, e.classify_name())))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            UpstreamError::Garbage(format!("status {}: {}", self.status, e.classify_name()))
+        })
     }
 
     pub(crate) fn error_body(&self) -> ErrorBody {
@@ -99,10 +100,7 @@ impl ClassifyName for serde_json::Error {
 
 /// At most 64 printable characters of a peer's error code.
 fn clip(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control())
-        .take(64)
-        .collect()
+    s.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
 /// Sends requests to one Auth0 API (one rate-limit bucket).
@@ -115,7 +113,11 @@ pub(crate) struct Upstream {
 }
 
 impl Upstream {
-    pub(crate) fn new(client: reqwest::Client, config: Arc<Auth0Config>, name: &'static str) -> Self {
+    pub(crate) fn new(
+        client: reqwest::Client,
+        config: Arc<Auth0Config>,
+        name: &'static str,
+    ) -> Self {
         Upstream {
             client,
             config,
@@ -146,8 +148,8 @@ impl Upstream {
         };
         let remaining = header("x-ratelimit-remaining");
         let reset = header("x-ratelimit-reset").map(Timestamp::from_unix_seconds);
-        let retry_after = header("retry-after")
-            .map(|s| now.plus(Duration::from_secs(s.clamp(0, 3600) as u64)));
+        let retry_after =
+            header("retry-after").map(|s| now.plus(Duration::from_secs(s.clamp(0, 3600) as u64)));
         let exhausted = status == StatusCode::TOO_MANY_REQUESTS || remaining == Some(0);
         if !exhausted {
             return;
@@ -157,7 +159,11 @@ impl Upstream {
             .unwrap_or_else(|| now.plus(Duration::from_secs(1)))
             .min(now.plus(MAX_BLOCK));
         if until > now {
-            warn!(api = self.name, wait_ms = until.since(now).as_millis() as u64, "Auth0 rate limit reached");
+            warn!(
+                api = self.name,
+                wait_ms = until.since(now).as_millis() as u64,
+                "Auth0 rate limit reached"
+            );
             self.block_until(until);
         }
     }
@@ -181,7 +187,10 @@ impl Upstream {
                 return Err(UpstreamError::RateLimited);
             }
             let now = tokio::time::Instant::now();
-            let Some(left) = deadline.checked_duration_since(now).filter(|d| !d.is_zero()) else {
+            let Some(left) = deadline
+                .checked_duration_since(now)
+                .filter(|d| !d.is_zero())
+            else {
                 return Err(UpstreamError::Timeout);
             };
             let request = build(&self.client).timeout(timeouts.request.min(left));
@@ -190,7 +199,13 @@ impl Upstream {
                 Ok(response) => {
                     let status = response.status();
                     self.note_rate_limit(response.headers(), status);
-                    debug!(api = self.name, what, status = status.as_u16(), attempt, "Auth0 answered");
+                    debug!(
+                        api = self.name,
+                        what,
+                        status = status.as_u16(),
+                        attempt,
+                        "Auth0 answered"
+                    );
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         return Err(UpstreamError::RateLimited);
                     }
@@ -229,7 +244,9 @@ impl Upstream {
             // reached it. Anything else is retried only when repeating is
             // harmless.
             let retryable = !processed || retry == Retry::Safe;
-            let pause = timeouts.backoff.saturating_mul(2u32.saturating_pow(attempt));
+            let pause = timeouts
+                .backoff
+                .saturating_mul(2u32.saturating_pow(attempt));
             let fits = tokio::time::Instant::now() + pause < deadline;
             if !retryable || attempt >= timeouts.retries || !fits {
                 warn!(api = self.name, what, attempt, error = %failure, "Auth0 call failed");

@@ -70,7 +70,8 @@ impl Jwks {
 
     fn lookup(&self, state: &JwksState, kid: &str, now: Timestamp) -> Lookup {
         let ttls = self.config.ttls;
-        let within = |at: Option<Timestamp>| at.is_some_and(|at| now.since(at) < ttls.jwks_min_refetch);
+        let within =
+            |at: Option<Timestamp>| at.is_some_and(|at| now.since(at) < ttls.jwks_min_refetch);
         let fresh = state.fetched_at.is_some_and(|at| now.since(at) < ttls.jwks);
         let known = state.keys.get(kid);
         let recently_failed = within(state.last_failure);

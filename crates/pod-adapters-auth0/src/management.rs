@@ -79,7 +79,10 @@ impl Management {
         } else {
             lifetime / 2
         };
-        info!(lifetime_s = lifetime.as_secs(), "Management API token fetched");
+        info!(
+            lifetime_s = lifetime.as_secs(),
+            "Management API token fetched"
+        );
         *self.token.write().await = Some(CachedToken {
             token: token.clone(),
             refresh_at: now.plus(usable),
@@ -123,7 +126,8 @@ impl Management {
         if answer.access_token.is_empty() {
             return Err(UpstreamError::Garbage("empty Management API token".into()));
         }
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(86_400).clamp(1, 30 * 86_400));
+        let lifetime =
+            Duration::from_secs(answer.expires_in.unwrap_or(86_400).clamp(1, 30 * 86_400));
         Ok((SecretString::from(answer.access_token), lifetime))
     }
 

@@ -148,7 +148,11 @@ pub fn pkce_challenge(verifier: &str) -> String {
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 impl Auth0Oidc {
@@ -229,10 +233,14 @@ impl Auth0Oidc {
         let id_token = answer
             .id_token
             .ok_or_else(|| OidcError::Unavailable("no id token".into()))?;
-        let claims: LoginClaims = self.id_tokens.verify(&id_token).await.map_err(|e| match e {
-            VerifyError::Invalid(reason) => OidcError::InvalidIdToken(reason),
-            VerifyError::Unavailable(reason) => OidcError::Unavailable(reason),
-        })?;
+        let claims: LoginClaims = self
+            .id_tokens
+            .verify(&id_token)
+            .await
+            .map_err(|e| match e {
+                VerifyError::Invalid(reason) => OidcError::InvalidIdToken(reason),
+                VerifyError::Unavailable(reason) => OidcError::Unavailable(reason),
+            })?;
         if !claims
             .nonce
             .as_deref()
@@ -255,7 +263,11 @@ impl Auth0Oidc {
     /// `post_logout_redirect_uri` (an allowed logout URL) and, when known,
     /// the `id_token_hint`. (`/v2/logout` with `returnTo` is Auth0's older,
     /// non-standard endpoint.)
-    pub fn logout_url(&self, post_logout_redirect_uri: &str, id_token_hint: Option<&SecretString>) -> Url {
+    pub fn logout_url(
+        &self,
+        post_logout_redirect_uri: &str,
+        id_token_hint: Option<&SecretString>,
+    ) -> Url {
         let mut url = self.config.endpoint("oidc/logout");
         {
             let mut query = url.query_pairs_mut();

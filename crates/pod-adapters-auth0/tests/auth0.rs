@@ -5,9 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pod_adapters_auth0::fake::{
-    self, FakeAlgorithm, FakeAuth0, FakeUser, RsaTestKey, sign_hs256,
-};
+use pod_adapters_auth0::fake::{self, FakeAlgorithm, FakeAuth0, FakeUser, RsaTestKey, sign_hs256};
 use pod_adapters_auth0::{
     Auth0Adapters, Auth0Config, CacheTtls, OTP_GRANT, OidcError, Timeouts, TokenAlgorithm,
     pkce_challenge,
@@ -53,7 +51,10 @@ impl Clock for ManualClock {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn fast_timeouts() -> Timeouts {
@@ -234,7 +235,8 @@ fn otp_form(realm: &str, username: &str, otp: &str) -> FormIs {
 async fn hs256_access_tokens_are_checked_claim_by_claim() {
     let server = MockServer::start().await;
     let adapters = Auth0Adapters::new(
-        config(&server, hs256(), ManualClock::new()).with_custom_issuer("https://login.example.com"),
+        config(&server, hs256(), ManualClock::new())
+            .with_custom_issuer("https://login.example.com"),
     )
     .unwrap();
     let key = API_SECRET.as_bytes();
@@ -252,24 +254,84 @@ async fn hs256_access_tokens_are_checked_claim_by_claim() {
     let none_token = {
         use base64::Engine as _;
         let e = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-        format!("{}.{}.", e(&json!({"alg": "none", "typ": "JWT"})), e(&access_claims(ALICE)))
+        format!(
+            "{}.{}.",
+            e(&json!({"alg": "none", "typ": "JWT"})),
+            e(&access_claims(ALICE))
+        )
     };
     let cases: Vec<(&str, String, bool)> = vec![
         ("valid", sign_hs256(key, &claims(json!({}))), true),
-        ("audience array", sign_hs256(key, &claims(json!({"aud": ["other", API]}))), true),
-        ("custom domain issuer", sign_hs256(key, &claims(json!({"iss": "https://login.example.com/"}))), true),
-        ("within leeway", sign_hs256(key, &claims(json!({"exp": now() - 5}))), true),
-        ("expired", sign_hs256(key, &claims(json!({"exp": now() - 120}))), false),
-        ("exp as a string", sign_hs256(key, &claims(json!({"exp": (now() + 600).to_string()}))), false),
-        ("nbf as a string", sign_hs256(key, &claims(json!({"nbf": "0"}))), false),
-        ("no exp", sign_hs256(key, &claims(json!({"exp": null}))), false),
-        ("no sub", sign_hs256(key, &claims(json!({"sub": null}))), false),
-        ("no aud", sign_hs256(key, &claims(json!({"aud": null}))), false),
-        ("no iss", sign_hs256(key, &claims(json!({"iss": null}))), false),
-        ("other audience", sign_hs256(key, &claims(json!({"aud": "https://other/api"}))), false),
-        ("other issuer", sign_hs256(key, &claims(json!({"iss": "https://evil.auth0.com/"}))), false),
-        ("issuer without slash", sign_hs256(key, &claims(json!({"iss": "https://tenant.auth0.test"}))), false),
-        ("other secret", sign_hs256(b"not-the-secret", &claims(json!({}))), false),
+        (
+            "audience array",
+            sign_hs256(key, &claims(json!({"aud": ["other", API]}))),
+            true,
+        ),
+        (
+            "custom domain issuer",
+            sign_hs256(key, &claims(json!({"iss": "https://login.example.com/"}))),
+            true,
+        ),
+        (
+            "within leeway",
+            sign_hs256(key, &claims(json!({"exp": now() - 5}))),
+            true,
+        ),
+        (
+            "expired",
+            sign_hs256(key, &claims(json!({"exp": now() - 120}))),
+            false,
+        ),
+        (
+            "exp as a string",
+            sign_hs256(key, &claims(json!({"exp": (now() + 600).to_string()}))),
+            false,
+        ),
+        (
+            "nbf as a string",
+            sign_hs256(key, &claims(json!({"nbf": "0"}))),
+            false,
+        ),
+        (
+            "no exp",
+            sign_hs256(key, &claims(json!({"exp": null}))),
+            false,
+        ),
+        (
+            "no sub",
+            sign_hs256(key, &claims(json!({"sub": null}))),
+            false,
+        ),
+        (
+            "no aud",
+            sign_hs256(key, &claims(json!({"aud": null}))),
+            false,
+        ),
+        (
+            "no iss",
+            sign_hs256(key, &claims(json!({"iss": null}))),
+            false,
+        ),
+        (
+            "other audience",
+            sign_hs256(key, &claims(json!({"aud": "https://other/api"}))),
+            false,
+        ),
+        (
+            "other issuer",
+            sign_hs256(key, &claims(json!({"iss": "https://evil.auth0.com/"}))),
+            false,
+        ),
+        (
+            "issuer without slash",
+            sign_hs256(key, &claims(json!({"iss": "https://tenant.auth0.test"}))),
+            false,
+        ),
+        (
+            "other secret",
+            sign_hs256(b"not-the-secret", &claims(json!({}))),
+            false,
+        ),
         ("alg none", none_token, false),
         ("garbage", "not.a.jwt".into(), false),
         ("empty", String::new(), false),
@@ -281,7 +343,10 @@ async fn hs256_access_tokens_are_checked_claim_by_claim() {
         if ok {
             assert_eq!(got, Ok(customer(ALICE)), "{name}");
         } else {
-            assert!(matches!(got, Err(TokenError::Invalid(_))), "{name}: {got:?}");
+            assert!(
+                matches!(got, Err(TokenError::Invalid(_))),
+                "{name}: {got:?}"
+            );
         }
     }
     // HS256 needs no peer.
@@ -319,10 +384,16 @@ async fn rs256_access_tokens_resist_algorithm_attacks() {
     let server = MockServer::start().await;
     let key = RsaTestKey::generate("k1");
     let jwks = mount_jwks(&server, vec![key.jwk()]).await;
-    let adapters = Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, ManualClock::new())).unwrap();
+    let adapters =
+        Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, ManualClock::new())).unwrap();
     let tokens = &adapters.access_tokens;
 
-    assert_eq!(tokens.customer_for_token(&key.sign(&access_claims(ALICE))).await, Ok(customer(ALICE)));
+    assert_eq!(
+        tokens
+            .customer_for_token(&key.sign(&access_claims(ALICE)))
+            .await,
+        Ok(customer(ALICE))
+    );
 
     let mut expired = access_claims(ALICE);
     expired["exp"] = json!(now() - 3600);
@@ -345,9 +416,16 @@ async fn rs256_access_tokens_resist_algorithm_attacks() {
     ];
     for (name, token) in cases {
         let got = tokens.customer_for_token(&token).await;
-        assert!(matches!(got, Err(TokenError::Invalid(_))), "{name}: {got:?}");
+        assert!(
+            matches!(got, Err(TokenError::Invalid(_))),
+            "{name}: {got:?}"
+        );
     }
-    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1, "one JWKS fetch for all of them");
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        1,
+        "one JWKS fetch for all of them"
+    );
 }
 
 #[tokio::test]
@@ -358,34 +436,62 @@ async fn jwks_rotation_refetches_once_and_is_rate_limited() {
     let k3 = RsaTestKey::generate("k3");
     let jwks = mount_jwks(&server, vec![k1.jwk()]).await;
     let clock = ManualClock::new();
-    let adapters = Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, clock.clone())).unwrap();
+    let adapters =
+        Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, clock.clone())).unwrap();
     let tokens = &adapters.access_tokens;
     let fetches = || jwks.fetches.load(Ordering::SeqCst);
 
-    assert!(tokens.customer_for_token(&k1.sign(&access_claims(ALICE))).await.is_ok());
+    assert!(
+        tokens
+            .customer_for_token(&k1.sign(&access_claims(ALICE)))
+            .await
+            .is_ok()
+    );
     assert_eq!(fetches(), 1);
 
     // Rotation: k2 appears in the JWKS and a token names it.
     clock.advance(Duration::from_secs(31));
     jwks.keys.lock().unwrap().push(k2.jwk());
-    assert!(tokens.customer_for_token(&k2.sign(&access_claims(ALICE))).await.is_ok());
+    assert!(
+        tokens
+            .customer_for_token(&k2.sign(&access_claims(ALICE)))
+            .await
+            .is_ok()
+    );
     assert_eq!(fetches(), 2, "an unknown kid refetches");
 
     // An unknown kid right after: no refetch.
     for _ in 0..5 {
-        let got = tokens.customer_for_token(&k3.sign(&access_claims(ALICE))).await;
+        let got = tokens
+            .customer_for_token(&k3.sign(&access_claims(ALICE)))
+            .await;
         assert!(matches!(got, Err(TokenError::Invalid(_))));
     }
     assert_eq!(fetches(), 2, "refetches are rate limited");
 
     clock.advance(Duration::from_secs(31));
-    assert!(tokens.customer_for_token(&k3.sign(&access_claims(ALICE))).await.is_err());
+    assert!(
+        tokens
+            .customer_for_token(&k3.sign(&access_claims(ALICE)))
+            .await
+            .is_err()
+    );
     assert_eq!(fetches(), 3, "after the interval one more refetch");
-    assert!(tokens.customer_for_token(&k1.sign(&access_claims(ALICE))).await.is_ok());
+    assert!(
+        tokens
+            .customer_for_token(&k1.sign(&access_claims(ALICE)))
+            .await
+            .is_ok()
+    );
     assert_eq!(fetches(), 3, "known keys come from the cache");
 
     clock.advance(Duration::from_secs(11 * 60));
-    assert!(tokens.customer_for_token(&k1.sign(&access_claims(ALICE))).await.is_ok());
+    assert!(
+        tokens
+            .customer_for_token(&k1.sign(&access_claims(ALICE)))
+            .await
+            .is_ok()
+    );
     assert_eq!(fetches(), 4, "the cache expires");
 }
 
@@ -398,12 +504,19 @@ async fn an_unreachable_jwks_makes_tokens_uncheckable_not_invalid() {
         .expect(3)
         .mount(&server)
         .await;
-    let adapters = Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, ManualClock::new())).unwrap();
+    let adapters =
+        Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, ManualClock::new())).unwrap();
     let key = RsaTestKey::generate("k1");
-    let got = adapters.access_tokens.customer_for_token(&key.sign(&access_claims(ALICE))).await;
+    let got = adapters
+        .access_tokens
+        .customer_for_token(&key.sign(&access_claims(ALICE)))
+        .await;
     assert!(matches!(got, Err(TokenError::Unavailable(_))), "{got:?}");
     // A failure is not retried at once on the next request.
-    let again = adapters.access_tokens.customer_for_token(&key.sign(&access_claims(ALICE))).await;
+    let again = adapters
+        .access_tokens
+        .customer_for_token(&key.sign(&access_claims(ALICE)))
+        .await;
     assert!(matches!(again, Err(TokenError::Unavailable(_))));
 }
 
@@ -420,8 +533,16 @@ async fn fifty_orders_cost_one_management_token_and_one_lookup() {
     for _ in 0..50 {
         let contacts = adapters.directory.contact_points(&alice).await.unwrap();
         let destination = contacts.preferred_destination().unwrap();
-        adapters.directory.ensure_passwordless_identity(&alice, &destination).await.unwrap();
-        adapters.codes.send_code(&alice, &destination, &purpose()).await.unwrap();
+        adapters
+            .directory
+            .ensure_passwordless_identity(&alice, &destination)
+            .await
+            .unwrap();
+        adapters
+            .codes
+            .send_code(&alice, &destination, &purpose())
+            .await
+            .unwrap();
     }
     assert_eq!(issuer.0.load(Ordering::SeqCst), 1);
 }
@@ -431,18 +552,20 @@ async fn concurrent_requests_share_one_token_fetch_and_one_refresh() {
     let server = MockServer::start().await;
     let issuer = mount_management_token(&server, 600, 2).await;
     Mock::given(method("GET"))
-        .and(wiremock::matchers::path_regex("^/api/v2/users/auth0%7Cu[0-9]+$"))
+        .and(wiremock::matchers::path_regex(
+            "^/api/v2/users/auth0%7Cu[0-9]+$",
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "email": "u@example.com" })))
         .expect(60)
         .mount(&server)
         .await;
     let clock = ManualClock::new();
-    let adapters = Auth0Adapters::new(
-        config(&server, hs256(), clock.clone()).with_cache_ttls(CacheTtls {
+    let adapters = Auth0Adapters::new(config(&server, hs256(), clock.clone()).with_cache_ttls(
+        CacheTtls {
             management_token_margin: Duration::from_secs(60),
             ..CacheTtls::default()
-        }),
-    )
+        },
+    ))
     .unwrap();
     let run = |round: usize| {
         let directory = adapters.directory.clone();
@@ -461,20 +584,32 @@ async fn concurrent_requests_share_one_token_fetch_and_one_refresh() {
         }
     };
     run(0).await;
-    assert_eq!(issuer.0.load(Ordering::SeqCst), 1, "one fetch for 20 concurrent callers");
+    assert_eq!(
+        issuer.0.load(Ordering::SeqCst),
+        1,
+        "one fetch for 20 concurrent callers"
+    );
     clock.advance(Duration::from_secs(500));
     run(1).await;
-    assert_eq!(issuer.0.load(Ordering::SeqCst), 1, "still fresh before the margin");
+    assert_eq!(
+        issuer.0.load(Ordering::SeqCst),
+        1,
+        "still fresh before the margin"
+    );
     clock.advance(Duration::from_secs(41));
     run(2).await;
-    assert_eq!(issuer.0.load(Ordering::SeqCst), 2, "one refresh near expiry for 20 callers");
+    assert_eq!(
+        issuer.0.load(Ordering::SeqCst),
+        2,
+        "one refresh near expiry for 20 callers"
+    );
 }
 
 /// Joins futures concurrently on the current task.
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
-    F: Send + 'static,
 {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
     let mut out = Vec::new();
@@ -491,7 +626,10 @@ async fn a_refused_management_token_is_replaced_once() {
     Mock::given(method("GET"))
         .and(path(ALICE_PATH))
         .and(header("authorization", "Bearer mgmt-1"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"statusCode": 401, "error": "Unauthorized"})))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"statusCode": 401, "error": "Unauthorized"})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -503,7 +641,13 @@ async fn a_refused_management_token_is_replaced_once() {
         .mount(&server)
         .await;
     let adapters = hs_adapters(&server, ManualClock::new());
-    assert!(adapters.directory.contact_points(&customer(ALICE)).await.is_ok());
+    assert!(
+        adapters
+            .directory
+            .contact_points(&customer(ALICE))
+            .await
+            .is_ok()
+    );
     assert_eq!(issuer.0.load(Ordering::SeqCst), 2);
 }
 
@@ -512,10 +656,26 @@ async fn a_refused_management_token_is_replaced_once() {
 #[tokio::test]
 async fn contact_points_come_from_the_user_or_its_metadata() {
     let cases = [
-        (json!({"email": "a@x.com", "phone_number": "+1555"}), Some("a@x.com"), Some("+1555")),
-        (json!({"email": "a@x.com", "user_metadata": {"phone_number": "+1666"}}), Some("a@x.com"), Some("+1666")),
-        (json!({"email": "a@x.com", "phone_number": "+1555", "user_metadata": {"phone_number": "+1666"}}), Some("a@x.com"), Some("+1555")),
-        (json!({"email": "a@x.com", "user_metadata": {"phone_number": 5}}), Some("a@x.com"), None),
+        (
+            json!({"email": "a@x.com", "phone_number": "+1555"}),
+            Some("a@x.com"),
+            Some("+1555"),
+        ),
+        (
+            json!({"email": "a@x.com", "user_metadata": {"phone_number": "+1666"}}),
+            Some("a@x.com"),
+            Some("+1666"),
+        ),
+        (
+            json!({"email": "a@x.com", "phone_number": "+1555", "user_metadata": {"phone_number": "+1666"}}),
+            Some("a@x.com"),
+            Some("+1555"),
+        ),
+        (
+            json!({"email": "a@x.com", "user_metadata": {"phone_number": 5}}),
+            Some("a@x.com"),
+            None,
+        ),
         (json!({"email": "  "}), None, None),
         (json!({}), None, None),
     ];
@@ -529,7 +689,11 @@ async fn contact_points_come_from_the_user_or_its_metadata() {
             .mount(&server)
             .await;
         let adapters = hs_adapters(&server, ManualClock::new());
-        let got = adapters.directory.contact_points(&customer(ALICE)).await.unwrap();
+        let got = adapters
+            .directory
+            .contact_points(&customer(ALICE))
+            .await
+            .unwrap();
         let want = ContactPoints {
             email: email.map(str::to_owned),
             phone: phone.map(str::to_owned),
@@ -541,8 +705,11 @@ async fn contact_points_come_from_the_user_or_its_metadata() {
 #[tokio::test]
 async fn directory_errors_are_mapped() {
     // (status, calls expected, outcome)
-    let cases: [(u16, u64, fn(&Result<ContactPoints, DirectoryError>) -> bool); 4] = [
-        (404, 1, |r| matches!(r, Err(DirectoryError::UnknownCustomer))),
+    type Check = fn(&Result<ContactPoints, DirectoryError>) -> bool;
+    let cases: [(u16, u64, Check); 4] = [
+        (404, 1, |r| {
+            matches!(r, Err(DirectoryError::UnknownCustomer))
+        }),
         (500, 3, |r| matches!(r, Err(DirectoryError::Unavailable(_)))),
         (429, 1, |r| matches!(r, Err(DirectoryError::Unavailable(_)))),
         (403, 1, |r| matches!(r, Err(DirectoryError::Unavailable(_)))),
@@ -552,7 +719,9 @@ async fn directory_errors_are_mapped() {
         mount_management_token(&server, 86_400, 1).await;
         Mock::given(method("GET"))
             .and(path(ALICE_PATH))
-            .respond_with(ResponseTemplate::new(status).set_body_json(json!({"statusCode": status})))
+            .respond_with(
+                ResponseTemplate::new(status).set_body_json(json!({"statusCode": status})),
+            )
             .expect(calls)
             .mount(&server)
             .await;
@@ -580,17 +749,20 @@ async fn rate_limit_headers_pause_management_calls_until_reset() {
         .expect(2)
         .mount(&server)
         .await;
-    let adapters = Auth0Adapters::new(
-        config(&server, hs256(), clock.clone()).with_cache_ttls(CacheTtls {
+    let adapters = Auth0Adapters::new(config(&server, hs256(), clock.clone()).with_cache_ttls(
+        CacheTtls {
             directory: Duration::ZERO,
             ..CacheTtls::default()
-        }),
-    )
+        },
+    ))
     .unwrap();
     let alice = customer(ALICE);
     assert!(adapters.directory.contact_points(&alice).await.is_ok());
     let paused = adapters.directory.contact_points(&alice).await;
-    assert!(matches!(paused, Err(DirectoryError::Unavailable(ref r)) if r.contains("rate")), "{paused:?}");
+    assert!(
+        matches!(paused, Err(DirectoryError::Unavailable(ref r)) if r.contains("rate")),
+        "{paused:?}"
+    );
     clock.advance(Duration::from_secs(11));
     assert!(adapters.directory.contact_points(&alice).await.is_ok());
 }
@@ -603,7 +775,9 @@ async fn a_missing_passwordless_identity_is_created_and_linked_once() {
     Mock::given(method("POST"))
         .and(path("/api/v2/users"))
         .and(header("authorization", "Bearer mgmt-1"))
-        .and(body_json(json!({"connection": "sms", "phone_number": "+15550100"})))
+        .and(body_json(
+            json!({"connection": "sms", "phone_number": "+15550100"}),
+        ))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"user_id": "sms|p123"})))
         .expect(1)
         .mount(&server)
@@ -618,8 +792,16 @@ async fn a_missing_passwordless_identity_is_created_and_linked_once() {
     let adapters = hs_adapters(&server, ManualClock::new());
     let alice = customer(ALICE);
     let sms = Destination::sms("+15550100");
-    adapters.directory.ensure_passwordless_identity(&alice, &sms).await.unwrap();
-    adapters.directory.ensure_passwordless_identity(&alice, &sms).await.unwrap();
+    adapters
+        .directory
+        .ensure_passwordless_identity(&alice, &sms)
+        .await
+        .unwrap();
+    adapters
+        .directory
+        .ensure_passwordless_identity(&alice, &sms)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -647,8 +829,13 @@ async fn an_existing_passwordless_user_409_is_found_and_linked() {
     mount_alice(&server, db_identity(), 1).await;
     Mock::given(method("POST"))
         .and(path("/api/v2/users"))
-        .and(body_json(json!({"connection": "email", "email": "alice@example.com"})))
-        .respond_with(ResponseTemplate::new(409).set_body_json(json!({"statusCode": 409, "message": "The user already exists."})))
+        .and(body_json(
+            json!({"connection": "email", "email": "alice@example.com"}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(409)
+                .set_body_json(json!({"statusCode": 409, "message": "The user already exists."})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -684,9 +871,25 @@ async fn sending_codes_maps_auth0_answers() {
     let cases: [(u16, u64, Result<(), CodeError>); 5] = [
         (200, 1, Ok(())),
         (429, 1, Err(CodeError::RateLimited)),
-        (400, 1, Err(CodeError::DeliveryFailed("Auth0 answered 400 (bad.phone_number)".into()))),
-        (401, 1, Err(CodeError::Unavailable("Auth0 answered 401 (unauthorized_client)".into()))),
-        (503, 3, Err(CodeError::Unavailable("Auth0 answered 503".into()))),
+        (
+            400,
+            1,
+            Err(CodeError::DeliveryFailed(
+                "Auth0 answered 400 (bad.phone_number)".into(),
+            )),
+        ),
+        (
+            401,
+            1,
+            Err(CodeError::Unavailable(
+                "Auth0 answered 401 (unauthorized_client)".into(),
+            )),
+        ),
+        (
+            503,
+            3,
+            Err(CodeError::Unavailable("Auth0 answered 503".into())),
+        ),
     ];
     for (status, calls, want) in cases {
         let server = MockServer::start().await;
@@ -725,7 +928,11 @@ async fn email_codes_go_to_the_email_connection() {
     let adapters = hs_adapters(&server, ManualClock::new());
     adapters
         .codes
-        .send_code(&customer(ALICE), &Destination::email("alice@example.com"), &purpose())
+        .send_code(
+            &customer(ALICE),
+            &Destination::email("alice@example.com"),
+            &purpose(),
+        )
         .await
         .unwrap();
 }
@@ -743,26 +950,101 @@ async fn verifying_codes_maps_auth0_answers() {
     wrong_iss["iss"] = json!("https://evil.example/");
     let mut expired = id_claims(ALICE);
     expired["exp"] = json!(now() - 3600);
-    let ok = |token: String| ResponseTemplate::new(200).set_body_json(json!({"id_token": token, "access_token": "a"}));
-    let refused = |d: &str| ResponseTemplate::new(403).set_body_json(json!({"error": "invalid_grant", "error_description": d}));
+    let ok = |token: String| {
+        ResponseTemplate::new(200).set_body_json(json!({"id_token": token, "access_token": "a"}))
+    };
+    let refused = |d: &str| {
+        ResponseTemplate::new(403)
+            .set_body_json(json!({"error": "invalid_grant", "error_description": d}))
+    };
     type Want = Result<CodeCheck, fn(&CodeError) -> bool>;
     let unavailable: fn(&CodeError) -> bool = |e| matches!(e, CodeError::Unavailable(_));
     let cases: Vec<(&str, ResponseTemplate, u64, Want)> = vec![
         ("right code", ok(valid), 1, Ok(CodeCheck::Valid)),
-        ("other sub", ok(hs_id_token(&id_claims("sms|stranger"))), 1, Ok(CodeCheck::Invalid)),
-        ("wrong email", refused("Wrong email or verification code."), 1, Ok(CodeCheck::Invalid)),
-        ("wrong phone", refused("Wrong phone number or verification code."), 1, Ok(CodeCheck::Invalid)),
-        ("locked", refused("You've reached the maximum number of attempts. Please try to login again."), 1, Ok(CodeCheck::Locked)),
-        ("expired code", refused("The verification code has expired. Please try to login again."), 1, Ok(CodeCheck::Expired)),
-        ("rate limited", ResponseTemplate::new(429), 1, Err(|e| *e == CodeError::RateLimited)),
-        ("server error", ResponseTemplate::new(500), 3, Err(unavailable)),
-        ("garbage", ResponseTemplate::new(200).set_body_string("<html>"), 1, Err(unavailable)),
-        ("no id token", ResponseTemplate::new(200).set_body_json(json!({"access_token": "a"})), 1, Err(unavailable)),
-        ("id token for another audience", ok(hs_id_token(&wrong_aud)), 1, Err(unavailable)),
-        ("id token from another issuer", ok(hs_id_token(&wrong_iss)), 1, Err(unavailable)),
-        ("expired id token", ok(hs_id_token(&expired)), 1, Err(unavailable)),
-        ("forged id token", ok(sign_hs256(b"forged", &id_claims(ALICE))), 1, Err(unavailable)),
-        ("unauthorized client", ResponseTemplate::new(401).set_body_json(json!({"error": "access_denied"})), 1, Err(unavailable)),
+        (
+            "other sub",
+            ok(hs_id_token(&id_claims("sms|stranger"))),
+            1,
+            Ok(CodeCheck::Invalid),
+        ),
+        (
+            "wrong email",
+            refused("Wrong email or verification code."),
+            1,
+            Ok(CodeCheck::Invalid),
+        ),
+        (
+            "wrong phone",
+            refused("Wrong phone number or verification code."),
+            1,
+            Ok(CodeCheck::Invalid),
+        ),
+        (
+            "locked",
+            refused("You've reached the maximum number of attempts. Please try to login again."),
+            1,
+            Ok(CodeCheck::Locked),
+        ),
+        (
+            "expired code",
+            refused("The verification code has expired. Please try to login again."),
+            1,
+            Ok(CodeCheck::Expired),
+        ),
+        (
+            "rate limited",
+            ResponseTemplate::new(429),
+            1,
+            Err(|e| *e == CodeError::RateLimited),
+        ),
+        (
+            "server error",
+            ResponseTemplate::new(500),
+            3,
+            Err(unavailable),
+        ),
+        (
+            "garbage",
+            ResponseTemplate::new(200).set_body_string("<html>"),
+            1,
+            Err(unavailable),
+        ),
+        (
+            "no id token",
+            ResponseTemplate::new(200).set_body_json(json!({"access_token": "a"})),
+            1,
+            Err(unavailable),
+        ),
+        (
+            "id token for another audience",
+            ok(hs_id_token(&wrong_aud)),
+            1,
+            Err(unavailable),
+        ),
+        (
+            "id token from another issuer",
+            ok(hs_id_token(&wrong_iss)),
+            1,
+            Err(unavailable),
+        ),
+        (
+            "expired id token",
+            ok(hs_id_token(&expired)),
+            1,
+            Err(unavailable),
+        ),
+        (
+            "forged id token",
+            ok(sign_hs256(b"forged", &id_claims(ALICE))),
+            1,
+            Err(unavailable),
+        ),
+        (
+            "unauthorized client",
+            ResponseTemplate::new(401).set_body_json(json!({"error": "access_denied"})),
+            1,
+            Err(unavailable),
+        ),
     ];
     for (name, response, calls, want) in cases {
         let server = MockServer::start().await;
@@ -776,14 +1058,22 @@ async fn verifying_codes_maps_auth0_answers() {
         let adapters = hs_adapters(&server, ManualClock::new());
         let got = adapters
             .codes
-            .verify_code(&customer(ALICE), &Destination::sms("+15550100"), &purpose(), &code("1234"))
+            .verify_code(
+                &customer(ALICE),
+                &Destination::sms("+15550100"),
+                &purpose(),
+                &code("1234"),
+            )
             .await;
         match want {
             Ok(check) => assert_eq!(got, Ok(check), "{name}"),
             Err(is) => assert!(got.as_ref().is_err_and(is), "{name}: {got:?}"),
         }
         let shown = format!("{got:?}");
-        assert!(!shown.contains("1234") && !shown.contains(CLIENT_SECRET), "{name}");
+        assert!(
+            !shown.contains("1234") && !shown.contains(CLIENT_SECRET),
+            "{name}"
+        );
     }
 }
 
@@ -794,13 +1084,22 @@ async fn rs256_id_tokens_are_verified_with_the_jwks() {
     mount_jwks(&server, vec![key.jwk()]).await;
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id_token": key.sign(&id_claims(ALICE))})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id_token": key.sign(&id_claims(ALICE))})),
+        )
         .mount(&server)
         .await;
-    let adapters = Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, ManualClock::new())).unwrap();
+    let adapters =
+        Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, ManualClock::new())).unwrap();
     let got = adapters
         .codes
-        .verify_code(&customer(ALICE), &Destination::email("a@x.com"), &purpose(), &code("5555"))
+        .verify_code(
+            &customer(ALICE),
+            &Destination::email("a@x.com"),
+            &purpose(),
+            &code("5555"),
+        )
         .await;
     assert_eq!(got, Ok(CodeCheck::Valid));
 }
@@ -813,18 +1112,23 @@ async fn slow_auth0_is_unavailable_within_the_budget() {
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
-    let adapters = Auth0Adapters::new(
-        config(&server, hs256(), ManualClock::new()).with_timeouts(Timeouts {
+    let adapters = Auth0Adapters::new(config(&server, hs256(), ManualClock::new()).with_timeouts(
+        Timeouts {
             request: Duration::from_millis(200),
             budget: Duration::from_millis(600),
             ..fast_timeouts()
-        }),
-    )
+        },
+    ))
     .unwrap();
     let started = std::time::Instant::now();
     let got = adapters
         .codes
-        .verify_code(&customer(ALICE), &Destination::sms("+15550100"), &purpose(), &code("1234"))
+        .verify_code(
+            &customer(ALICE),
+            &Destination::sms("+15550100"),
+            &purpose(),
+            &code("1234"),
+        )
         .await;
     assert!(matches!(got, Err(CodeError::Unavailable(_))), "{got:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -838,15 +1142,27 @@ async fn slow_auth0_is_unavailable_within_the_budget() {
 async fn place(adapters: &Auth0Adapters, who: &CustomerId) {
     let contacts = adapters.directory.contact_points(who).await.unwrap();
     let destination = contacts.preferred_destination().unwrap();
-    adapters.directory.ensure_passwordless_identity(who, &destination).await.unwrap();
-    adapters.codes.send_code(who, &destination, &purpose()).await.unwrap();
+    adapters
+        .directory
+        .ensure_passwordless_identity(who, &destination)
+        .await
+        .unwrap();
+    adapters
+        .codes
+        .send_code(who, &destination, &purpose())
+        .await
+        .unwrap();
 }
 
 /// … and for one confirmation.
 async fn confirm(adapters: &Auth0Adapters, who: &CustomerId) -> CodeCheck {
     let contacts = adapters.directory.contact_points(who).await.unwrap();
     let destination = Destination::sms(contacts.phone.unwrap());
-    adapters.codes.verify_code(who, &destination, &purpose(), &code("1234")).await.unwrap()
+    adapters
+        .codes
+        .verify_code(who, &destination, &purpose(), &code("1234"))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -873,7 +1189,10 @@ async fn upstream_calls_per_order_and_confirmation() {
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .and(otp_form("sms", "+15550100", "1234"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id_token": hs_id_token(&id_claims(ALICE))})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id_token": hs_id_token(&id_claims(ALICE))})),
+        )
         .expect(2)
         .mount(&server)
         .await;
@@ -898,12 +1217,19 @@ async fn upstream_calls_per_order_and_confirmation() {
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .and(otp_form("sms", "+15550100", "1234"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id_token": hs_id_token(&id_claims(ALICE))})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id_token": hs_id_token(&id_claims(ALICE))})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     place(&adapters, &alice).await;
-    assert_eq!(count().await, 2, "order after the directory TTL: user + start (token cached)");
+    assert_eq!(
+        count().await,
+        2,
+        "order after the directory TTL: user + start (token cached)"
+    );
     assert_eq!(confirm(&adapters, &alice).await, CodeCheck::Valid);
     assert_eq!(count().await, 3, "confirmation: OTP grant only");
 }
@@ -924,7 +1250,9 @@ async fn oidc_login_uses_pkce_state_and_nonce() {
     let server = MockServer::start().await;
     let adapters = hs_adapters(&server, ManualClock::new());
     let oidc = &adapters.oidc;
-    let start = oidc.begin_login("https://pod.example/app/oidc/callback").unwrap();
+    let start = oidc
+        .begin_login("https://pod.example/app/oidc/callback")
+        .unwrap();
     let url = &start.authorize_url;
     assert_eq!(url.path(), "/authorize");
     let q: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
@@ -941,30 +1269,50 @@ async fn oidc_login_uses_pkce_state_and_nonce() {
     claims["email"] = json!("alice@example.com");
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id_token": hs_id_token(&claims)})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id_token": hs_id_token(&claims)})),
+        )
         .mount(&server)
         .await;
 
     assert_eq!(
-        oidc.complete_login(&start.pending, "forged-state", "c0de").await.unwrap_err(),
+        oidc.complete_login(&start.pending, "forged-state", "c0de")
+            .await
+            .unwrap_err(),
         OidcError::StateMismatch
     );
-    let login = oidc.complete_login(&start.pending, start.pending.state(), "c0de").await.unwrap();
+    let login = oidc
+        .complete_login(&start.pending, start.pending.state(), "c0de")
+        .await
+        .unwrap();
     assert_eq!(login.customer, customer(ALICE));
     assert_eq!(login.email.as_deref(), Some("alice@example.com"));
 
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 1, "a state mismatch never reaches Auth0");
-    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&requests[0].body).into_owned().collect();
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&requests[0].body)
+        .into_owned()
+        .collect();
     assert_eq!(form["grant_type"], "authorization_code");
     assert_eq!(form["code"], "c0de");
-    assert_eq!(form["redirect_uri"], "https://pod.example/app/oidc/callback");
-    assert_eq!(pkce_challenge(&form["code_verifier"]), challenge, "S256(verifier) = challenge");
+    assert_eq!(
+        form["redirect_uri"],
+        "https://pod.example/app/oidc/callback"
+    );
+    assert_eq!(
+        pkce_challenge(&form["code_verifier"]),
+        challenge,
+        "S256(verifier) = challenge"
+    );
 
     // Another login's id token (other nonce) is refused.
-    let other = oidc.begin_login("https://pod.example/app/oidc/callback").unwrap();
+    let other = oidc
+        .begin_login("https://pod.example/app/oidc/callback")
+        .unwrap();
     assert_ne!(other.pending.state(), start.pending.state());
-    let got = oidc.complete_login(&other.pending, other.pending.state(), "c0de").await;
+    let got = oidc
+        .complete_login(&other.pending, other.pending.state(), "c0de")
+        .await;
     assert!(matches!(got, Err(OidcError::InvalidIdToken(_))), "{got:?}");
 
     let logout = oidc.logout_url("https://pod.example/app/", Some(&login.id_token));
@@ -986,17 +1334,39 @@ fn pkce_challenge_matches_rfc_7636_example() {
 #[test]
 fn configuration_is_validated_and_never_shows_secrets() {
     let make = |domain: &str| {
-        Auth0Config::new(domain, API, CLIENT_ID, SecretString::from(CLIENT_SECRET), hs256())
+        Auth0Config::new(
+            domain,
+            API,
+            CLIENT_ID,
+            SecretString::from(CLIENT_SECRET),
+            hs256(),
+        )
     };
     assert!(make("tenant.eu.auth0.com").is_ok());
-    for bad in ["", "https://tenant.auth0.com", "tenant.auth0.com/path", "a b"] {
+    for bad in [
+        "",
+        "https://tenant.auth0.com",
+        "tenant.auth0.com/path",
+        "a b",
+    ] {
         assert!(make(bad).is_err(), "{bad}");
     }
-    let config = make("Tenant.auth0.com/").unwrap().with_custom_issuer("https://login.example.com");
-    assert_eq!(config.issuers(), ["https://tenant.auth0.com/", "https://login.example.com/"]);
-    assert_eq!(config.management_audience(), "https://tenant.auth0.com/api/v2/");
+    let config = make("Tenant.auth0.com/")
+        .unwrap()
+        .with_custom_issuer("https://login.example.com");
+    assert_eq!(
+        config.issuers(),
+        ["https://tenant.auth0.com/", "https://login.example.com/"]
+    );
+    assert_eq!(
+        config.management_audience(),
+        "https://tenant.auth0.com/api/v2/"
+    );
     let shown = format!("{config:?}");
-    assert!(!shown.contains(CLIENT_SECRET) && !shown.contains(API_SECRET), "{shown}");
+    assert!(
+        !shown.contains(CLIENT_SECRET) && !shown.contains(API_SECRET),
+        "{shown}"
+    );
     assert!(Auth0Config::new(DOMAIN, API, CLIENT_ID, SecretString::from(""), hs256()).is_err());
 }
 
@@ -1005,55 +1375,99 @@ fn configuration_is_validated_and_never_shows_secrets() {
 #[tokio::test]
 async fn the_fake_sends_and_verifies_codes_like_auth0() {
     let auth0 = FakeAuth0::start().await;
-    auth0.add_user(FakeUser::new(ALICE).with_email("alice@example.com").with_metadata_phone("+15550199"));
-    let adapters = Auth0Adapters::new(auth0.config(FakeAlgorithm::Hs256, FakeAlgorithm::Rs256)).unwrap();
+    auth0.add_user(
+        FakeUser::new(ALICE)
+            .with_email("alice@example.com")
+            .with_metadata_phone("+15550199"),
+    );
+    let adapters =
+        Auth0Adapters::new(auth0.config(FakeAlgorithm::Hs256, FakeAlgorithm::Rs256)).unwrap();
 
     // Alexa's access token.
     let token = auth0.mint_access_token(ALICE, FakeAlgorithm::Hs256);
-    let alice = adapters.access_tokens.customer_for_token(&token).await.unwrap();
+    let alice = adapters
+        .access_tokens
+        .customer_for_token(&token)
+        .await
+        .unwrap();
     assert_eq!(alice, customer(ALICE));
 
     // Order: SMS to the metadata phone, identity provisioned and linked.
     let contacts = adapters.directory.contact_points(&alice).await.unwrap();
     let sms = contacts.preferred_destination().unwrap();
     assert_eq!(sms, Destination::sms("+15550199"));
-    adapters.directory.ensure_passwordless_identity(&alice, &sms).await.unwrap();
+    adapters
+        .directory
+        .ensure_passwordless_identity(&alice, &sms)
+        .await
+        .unwrap();
     assert_eq!(auth0.user(ALICE).unwrap().linked.len(), 1);
-    adapters.codes.send_code(&alice, &sms, &purpose()).await.unwrap();
+    adapters
+        .codes
+        .send_code(&alice, &sms, &purpose())
+        .await
+        .unwrap();
     let sent = auth0.last_code("+15550199").unwrap();
 
     // Wrong, then right (sub is the primary user thanks to the link).
     let wrong = if sent == "0000" { "1111" } else { "0000" };
     assert_eq!(
-        adapters.codes.verify_code(&alice, &sms, &purpose(), &code(wrong)).await,
+        adapters
+            .codes
+            .verify_code(&alice, &sms, &purpose(), &code(wrong))
+            .await,
         Ok(CodeCheck::Invalid)
     );
     assert_eq!(
-        adapters.codes.verify_code(&alice, &sms, &purpose(), &code(&sent)).await,
+        adapters
+            .codes
+            .verify_code(&alice, &sms, &purpose(), &code(&sent))
+            .await,
         Ok(CodeCheck::Valid)
     );
     // Used up.
     assert_eq!(
-        adapters.codes.verify_code(&alice, &sms, &purpose(), &code(&sent)).await,
+        adapters
+            .codes
+            .verify_code(&alice, &sms, &purpose(), &code(&sent))
+            .await,
         Ok(CodeCheck::Invalid)
     );
 
     // Three wrong codes lock the next code; an expired one is expired.
-    adapters.codes.send_code(&alice, &sms, &purpose()).await.unwrap();
+    adapters
+        .codes
+        .send_code(&alice, &sms, &purpose())
+        .await
+        .unwrap();
     let sent = auth0.last_code("+15550199").unwrap();
     let wrong = if sent == "0000" { "1111" } else { "0000" };
     for _ in 0..3 {
-        adapters.codes.verify_code(&alice, &sms, &purpose(), &code(wrong)).await.unwrap();
+        adapters
+            .codes
+            .verify_code(&alice, &sms, &purpose(), &code(wrong))
+            .await
+            .unwrap();
     }
     assert_eq!(
-        adapters.codes.verify_code(&alice, &sms, &purpose(), &code(&sent)).await,
+        adapters
+            .codes
+            .verify_code(&alice, &sms, &purpose(), &code(&sent))
+            .await,
         Ok(CodeCheck::Locked)
     );
-    adapters.codes.send_code(&alice, &sms, &purpose()).await.unwrap();
+    adapters
+        .codes
+        .send_code(&alice, &sms, &purpose())
+        .await
+        .unwrap();
     auth0.expire_codes();
     let sent = auth0.last_code("+15550199").unwrap();
     assert_eq!(
-        adapters.codes.verify_code(&alice, &sms, &purpose(), &code(&sent)).await,
+        adapters
+            .codes
+            .verify_code(&alice, &sms, &purpose(), &code(&sent))
+            .await,
         Ok(CodeCheck::Expired)
     );
     assert_eq!(auth0.sent_codes().len(), 3);
@@ -1063,27 +1477,64 @@ async fn the_fake_sends_and_verifies_codes_like_auth0() {
 async fn the_fake_serves_rs256_access_tokens_and_unknown_users() {
     let auth0 = FakeAuth0::start().await;
     auth0.add_user(FakeUser::new("auth0|bob").with_email("bob@example.com"));
-    let adapters = Auth0Adapters::new(auth0.config(FakeAlgorithm::Rs256, FakeAlgorithm::Hs256)).unwrap();
+    let adapters =
+        Auth0Adapters::new(auth0.config(FakeAlgorithm::Rs256, FakeAlgorithm::Hs256)).unwrap();
     let token = auth0.mint_access_token("auth0|bob", FakeAlgorithm::Rs256);
-    let bob = adapters.access_tokens.customer_for_token(&token).await.unwrap();
+    let bob = adapters
+        .access_tokens
+        .customer_for_token(&token)
+        .await
+        .unwrap();
     // HS256 tokens are refused when RS256 is configured.
     let hs = auth0.mint_access_token("auth0|bob", FakeAlgorithm::Hs256);
-    assert!(adapters.access_tokens.customer_for_token(&hs).await.is_err());
+    assert!(
+        adapters
+            .access_tokens
+            .customer_for_token(&hs)
+            .await
+            .is_err()
+    );
     // Email passwordless with an HS256 id token.
-    let email = adapters.directory.contact_points(&bob).await.unwrap().preferred_destination().unwrap();
-    adapters.directory.ensure_passwordless_identity(&bob, &email).await.unwrap();
-    adapters.codes.send_code(&bob, &email, &purpose()).await.unwrap();
+    let email = adapters
+        .directory
+        .contact_points(&bob)
+        .await
+        .unwrap()
+        .preferred_destination()
+        .unwrap();
+    adapters
+        .directory
+        .ensure_passwordless_identity(&bob, &email)
+        .await
+        .unwrap();
+    adapters
+        .codes
+        .send_code(&bob, &email, &purpose())
+        .await
+        .unwrap();
     let sent = auth0.last_code("bob@example.com").unwrap();
-    assert_eq!(adapters.codes.verify_code(&bob, &email, &purpose(), &code(&sent)).await, Ok(CodeCheck::Valid));
     assert_eq!(
-        adapters.directory.contact_points(&customer("auth0|nobody")).await,
+        adapters
+            .codes
+            .verify_code(&bob, &email, &purpose(), &code(&sent))
+            .await,
+        Ok(CodeCheck::Valid)
+    );
+    assert_eq!(
+        adapters
+            .directory
+            .contact_points(&customer("auth0|nobody"))
+            .await,
         Err(DirectoryError::UnknownCustomer)
     );
     // A new signing key is picked up from the JWKS.
     let kid = auth0.rotate_key();
     assert_eq!(auth0.rsa_key().kid(), kid);
     let token = auth0.mint_access_token("auth0|bob", FakeAlgorithm::Rs256);
-    assert_eq!(adapters.access_tokens.customer_for_token(&token).await, Ok(bob));
+    assert_eq!(
+        adapters.access_tokens.customer_for_token(&token).await,
+        Ok(bob)
+    );
     assert!(auth0.request_count().await > 0);
     assert_eq!(fake::DOMAIN, "fake-tenant.auth0.test");
 }
