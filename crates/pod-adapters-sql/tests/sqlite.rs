@@ -145,11 +145,27 @@ async fn open_creates_the_file_in_wal_mode_and_migrates() {
 #[tokio::test]
 async fn open_reports_an_unusable_path_as_unavailable() {
     let dir = TempDir::new().unwrap();
-    let path = dir.path().join("no-such-dir").join("pod.db");
-    assert!(matches!(
-        SqlStore::open_sqlite(&path).await,
-        Err(StoreError::Unavailable(_))
-    ));
+    let not_a_database = dir.path().join("garbage.db");
+    std::fs::write(&not_a_database, [0x5a_u8; 8192]).unwrap();
+    for path in [
+        dir.path().join("no-such-dir").join("pod.db"),
+        dir.path().to_path_buf(), // a directory
+        not_a_database,
+    ] {
+        match SqlStore::open_sqlite(&path).await {
+            Err(StoreError::Unavailable(message)) => assert!(!message.is_empty()),
+            other => panic!("{}: expected Unavailable, got {other:?}", path.display()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn debug_output_names_no_connection_details() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let debug = format!("{store:?}");
+    assert!(debug.starts_with("SqlStore"), "{debug}");
+    assert!(!debug.contains("pod.db"), "{debug}");
 }
 
 #[tokio::test]
