@@ -1,3 +1,190 @@
-//! HTTP surfaces of pod.
+//! The HTTP surfaces of pod, as one axum [`Router`] built from the ports.
+//!
+//! - `POST /alexa`: the skill endpoint. Every request is verified first
+//!   ([`verify::RequestVerifier`]: certificate URL, chain, `Signature-256`,
+//!   timestamp, skill id), then answered with speech.
+//! - `/api`: JSON for services and scripts, `Authorization: Bearer <token>`.
+//! - `/healthz`, `/readyz`, `/metrics`: for operators.
+//!
+//! **API Boundary:** [`router`] and [`HttpState`]. An embedding service
+//! builds an [`HttpState`] from its own [`OrderingService`] and nests the
+//! router wherever it likes (`Router::new().nest("/pod", pod_router)`).
 
+mod alexa;
+mod api;
+mod error;
+mod events;
+mod metrics;
 pub mod verify;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use pod_ports::{Clock, OrderStore, OrderingService};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use events::LiveEvents;
+pub use metrics::Metrics;
+use verify::RequestVerifier;
+
+/// Limits and switches of the HTTP surfaces.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The largest request body accepted (default 64 KiB; Alexa's are a few KiB).
+    pub body_limit: usize,
+    /// How long one request may take before it is answered with 408
+    /// (default 7 s, inside Alexa's 8-second limit).
+    pub request_timeout: Duration,
+    /// Whether `/metrics` is served on this router (default yes; turn it off
+    /// when metrics are bound to another address with [`metrics_router`]).
+    pub serve_metrics: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            body_limit: 64 * 1024,
+            request_timeout: Duration::from_secs(7),
+            serve_metrics: true,
+        }
+    }
+}
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct HttpState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: OrderingService,
+    verifier: RequestVerifier,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn OrderStore>,
+    metrics: Metrics,
+    config: HttpConfig,
+}
+
+impl HttpState {
+    /// The state for [`router`]: the service the surfaces drive, the Alexa
+    /// request verifier, the clock verification reads, the store `/readyz`
+    /// pings, and the metrics registry.
+    pub fn new(
+        service: OrderingService,
+        verifier: RequestVerifier,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn OrderStore>,
+        metrics: Metrics,
+        config: HttpConfig,
+    ) -> Self {
+        HttpState {
+            inner: Arc::new(Inner {
+                service,
+                verifier,
+                clock,
+                store,
+                metrics,
+                config,
+            }),
+        }
+    }
+
+    pub(crate) fn service(&self) -> &OrderingService {
+        &self.inner.service
+    }
+
+    pub(crate) fn verifier(&self) -> &RequestVerifier {
+        &self.inner.verifier
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+}
+
+/// The router of every pod surface, to serve or to nest in another app.
+pub fn router(state: HttpState) -> Router {
+    let config = state.inner.config.clone();
+    let mut router = Router::new()
+        .route("/alexa", post(alexa::handle))
+        .nest("/api", api::routes())
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz));
+    if config.serve_metrics {
+        router = router.route("/metrics", get(render_metrics));
+    }
+    router
+        .fallback(|| async {
+            error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A router with only `/metrics`, for binding metrics to another address.
+pub fn metrics_router(metrics: Metrics) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || async move { metrics_response(&metrics) }),
+    )
+}
+
+async fn readyz(State(state): State<HttpState>) -> Response {
+    match state.inner.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+async fn render_metrics(State(state): State<HttpState>) -> Response {
+    metrics_response(&state.inner.metrics)
+}
+
+fn metrics_response(metrics: &Metrics) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts every request by route and status and observes its latency.
+async fn track(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics().request(
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}

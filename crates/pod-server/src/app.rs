@@ -1,0 +1,307 @@
+//! Builds pod from [`Settings`] and runs it until a shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use pod_adapters_http::verify::{DevSigningKeys, RequestVerifier, VerifierConfig, VerifyMode};
+use pod_adapters_http::{HttpConfig, HttpState, LiveEvents, Metrics};
+use pod_adapters_local::{
+    CodeDelivery, LocalAccessTokens, LocalCodes, LocalCodesConfig, LocalDirectory,
+    LocalTokenConfig, LocalTokenKey, LocalUsers, OsCodeGenerator, Outbox, SmtpConfig, SmtpDelivery,
+    SystemClock, UuidOrderIds,
+};
+use pod_adapters_sql::SqlStore;
+use pod_ports::{Clock, OrderingService, Ports};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::auth0;
+use crate::settings::{IdentitySettings, Settings, VerifySetting};
+
+/// The SQLite file in the data folder.
+pub const DATABASE_FILE: &str = "pod.db";
+/// The local token signing key in the data folder.
+pub const TOKEN_KEY_FILE: &str = "token-signing.key";
+/// The folder (in the data folder) of the development Alexa CA.
+pub const ALEXA_DEV_DIR: &str = "alexa-dev";
+
+/// A built pod server: bound, not yet serving.
+#[allow(missing_debug_implementations)]
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    tls: Option<(PathBuf, PathBuf)>,
+    metrics: Option<(TcpListener, Router)>,
+    store: SqlStore,
+}
+
+/// Opens the data folder and the database (used by every subcommand).
+pub async fn open_store(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<SqlStore> {
+    create_private_dir(data_dir)?;
+    match database_url {
+        Some(url) => SqlStore::connect(url)
+            .await
+            .context("POD_DATABASE_URL: cannot open the database"),
+        None => {
+            let path = data_dir.join(DATABASE_FILE);
+            SqlStore::open_sqlite(&path)
+                .await
+                .with_context(|| format!("cannot open the database {}", path.display()))
+        }
+    }
+}
+
+/// The local token signing key, created on first use.
+pub fn local_token_key(data_dir: &Path) -> anyhow::Result<LocalTokenKey> {
+    create_private_dir(data_dir)?;
+    LocalTokenKey::load_or_create(&data_dir.join(TOKEN_KEY_FILE))
+        .context("cannot load or create the token signing key")
+}
+
+/// The development Alexa signing keys, created on first use.
+pub fn dev_signing_keys(data_dir: &Path) -> anyhow::Result<DevSigningKeys> {
+    let dir = data_dir.join(ALEXA_DEV_DIR);
+    create_private_dir(&dir)?;
+    DevSigningKeys::load_or_create(&dir).context("cannot load or create the development Alexa CA")
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("POD_DATA_DIR: cannot create {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+impl Application {
+    /// Opens the store, builds the adapters and the service, and binds the
+    /// listener(s). Nothing is served until [`Application::run_until`].
+    pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+        let store = open_store(&settings.data_dir, settings.database_url.as_deref()).await?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let events = LiveEvents::default();
+        let metrics = Metrics::new();
+        let shared_store = Arc::new(store.clone());
+
+        let ports = match &settings.identity {
+            IdentitySettings::Embedded => {
+                let key = local_token_key(&settings.data_dir)?;
+                let tokens = LocalAccessTokens::new(
+                    &key,
+                    LocalTokenConfig {
+                        audience: settings.api_audience.clone(),
+                        ..LocalTokenConfig::default()
+                    },
+                    clock.clone(),
+                );
+                let mut deliveries: Vec<Arc<dyn CodeDelivery>> =
+                    vec![Arc::new(Outbox::in_data_dir(&settings.data_dir))];
+                if let Some((url, from)) = &settings.smtp {
+                    let smtp =
+                        SmtpDelivery::new(&SmtpConfig::new(url.expose_secret(), from.clone()))
+                            .context("POD_SMTP_URL: not a usable SMTP URL")?;
+                    deliveries.push(Arc::new(smtp));
+                }
+                let codes = LocalCodes::new(
+                    shared_store.clone(),
+                    Arc::new(OsCodeGenerator),
+                    clock.clone(),
+                    deliveries,
+                    LocalCodesConfig::from_policy(&settings.policy, key.derive_code_hash_key()),
+                )
+                .context("one-time code settings")?;
+                add_demo_user_on_first_start(&store, clock.clone()).await?;
+                Ports {
+                    tokens: Arc::new(tokens),
+                    directory: Arc::new(LocalDirectory::new(shared_store.clone())),
+                    codes: Arc::new(codes),
+                    store: shared_store.clone(),
+                    events: Arc::new(events.clone()),
+                    clock: clock.clone(),
+                    ids: Arc::new(UuidOrderIds),
+                }
+            }
+            IdentitySettings::Auth0(auth0_settings) => {
+                let identity = auth0::build(auth0_settings, clock.clone())?;
+                Ports {
+                    tokens: identity.tokens,
+                    directory: identity.directory,
+                    codes: identity.codes,
+                    store: shared_store.clone(),
+                    events: Arc::new(events.clone()),
+                    clock: clock.clone(),
+                    ids: Arc::new(UuidOrderIds),
+                }
+            }
+        };
+        let service = OrderingService::new(ports, settings.policy);
+
+        let mode = match settings.verify {
+            VerifySetting::Strict => VerifyMode::Strict,
+            VerifySetting::Dev => dev_signing_keys(&settings.data_dir)?.dev_mode(),
+            VerifySetting::Off => {
+                warn!(
+                    "POD_ALEXA_VERIFY=off: Alexa request signatures are NOT checked; never run this in production"
+                );
+                VerifyMode::Off
+            }
+        };
+        let mut verifier_config = VerifierConfig::new(mode);
+        verifier_config.skill_ids = settings.skill_ids.clone();
+        verifier_config.timestamp_tolerance = settings.timestamp_tolerance;
+        let verifier = RequestVerifier::new(verifier_config)
+            .context("POD_ALEXA_VERIFY: cannot build the verifier")?;
+
+        let http_config = HttpConfig {
+            serve_metrics: settings.metrics_listen.is_none(),
+            ..HttpConfig::default()
+        };
+        let state = HttpState::new(
+            service,
+            verifier,
+            clock,
+            shared_store,
+            metrics.clone(),
+            http_config,
+        );
+        let mut router = pod_adapters_http::router(state);
+        if !settings.base_path.is_empty() {
+            router = Router::new().nest(&settings.base_path, router);
+        }
+
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("POD_LISTEN: cannot listen on {}", settings.listen))?;
+        let metrics = match settings.metrics_listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("POD_METRICS_LISTEN: cannot listen on {addr}"))?;
+                Some((listener, pod_adapters_http::metrics_router(metrics)))
+            }
+            None => None,
+        };
+        Ok(Application {
+            listener,
+            router,
+            tls: settings.tls.clone(),
+            metrics,
+            store,
+        })
+    }
+
+    /// The address the server is bound to (useful with port 0).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The address metrics are served on, when bound separately.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        if let Some((listener, router)) = self.metrics {
+            let rx = stop_rx.clone();
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped(rx))
+                    .await
+                {
+                    warn!(%error, "metrics server stopped");
+                }
+            });
+        }
+        match self.tls {
+            None => {
+                axum::serve(self.listener, self.router)
+                    .with_graceful_shutdown(stopped(stop_rx))
+                    .await?
+            }
+            Some((cert, key)) => {
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "POD_TLS_CERT/POD_TLS_KEY: cannot load {} and {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?;
+                let handle = axum_server::Handle::new();
+                let h = handle.clone();
+                tokio::spawn(async move {
+                    stopped(stop_rx).await;
+                    h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+                });
+                axum_server::from_tcp_rustls(self.listener.into_std()?, config)?
+                    .handle(handle)
+                    .serve(self.router.into_make_service())
+                    .await?;
+            }
+        }
+        self.store.close().await;
+        info!("pod stopped");
+        Ok(())
+    }
+}
+
+/// The embedded mode's first start adds a user `demo` so that a newcomer
+/// can talk to the skill at once.
+async fn add_demo_user_on_first_start(
+    store: &SqlStore,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    let users = LocalUsers::new(Arc::new(store.clone()), clock);
+    if users.list().await.context("cannot read users")?.is_empty() {
+        users
+            .add("demo", "demo@example.com", None)
+            .await
+            .context("cannot add the demo user")?;
+        info!("first start: added the user demo (demo@example.com)");
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    info!("shutting down");
+}
