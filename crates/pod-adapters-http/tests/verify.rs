@@ -1173,3 +1173,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn verifier_is_shareable_and_its_future_is_send() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    fn assert_send<T: Send>(_: T) {}
+    let verifier = RequestVerifier::new(VerifierConfig::new(VerifyMode::Off)).unwrap();
+    assert_send_sync(&verifier);
+    let h = HeaderMap::new();
+    assert_send(verifier.verify(&h, b"{}", now()));
+}
