@@ -214,11 +214,13 @@ impl OrderingService {
             .await
         {
             warn!(order = %order.id(), %error, "code not sent; cancelling the order");
-            let (cancelled, event) = order
-                .cancel(CancelReason::CodeDeliveryFailed, self.ports.clock.now())
-                .expect("a freshly placed order awaits its code");
-            store.update_order(&cancelled, order.version()).await?;
-            self.ports.events.publish(event).await;
+            // A freshly placed order always awaits its code, so this cancel applies.
+            if let Ok((cancelled, event)) =
+                order.cancel(CancelReason::CodeDeliveryFailed, self.ports.clock.now())
+            {
+                store.update_order(&cancelled, order.version()).await?;
+                self.ports.events.publish(event).await;
+            }
             return match error {
                 CodeError::RateLimited => Ok(PlaceOutcome::RateLimited),
                 CodeError::DeliveryFailed(reason) => Err(ServiceError::CodeDelivery(reason)),
@@ -326,10 +328,10 @@ impl OrderingService {
                 && transition.step != ConfirmStep::Confirmed
                 && !transition.order.state().is_terminal()
             {
-                let (cancelled, event) = order
-                    .cancel(CancelReason::TooManyAttempts, now)
-                    .expect("order awaits its code");
-                (cancelled, Some(event))
+                match order.cancel(CancelReason::TooManyAttempts, now) {
+                    Ok((cancelled, event)) => (cancelled, Some(event)),
+                    Err(_) => return Ok(settled_outcome(order)),
+                }
             } else {
                 (transition.order, transition.event)
             };
