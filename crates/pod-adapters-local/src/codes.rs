@@ -240,11 +240,18 @@ impl OneTimeCodes for LocalCodes {
         }
         let attempt = self.config.hash_key.hash(customer, purpose, code);
         if constant_time::verify_slices_are_equal(&attempt, &record.hash).is_ok() {
-            self.store
-                .delete_code(customer, kind)
+            // Single use, even against a concurrent check of the same code:
+            // only the check that deletes the record gets `Valid`.
+            let consumed = self
+                .store
+                .consume_code(customer, kind, &record.hash)
                 .await
                 .map_err(unavailable)?;
-            return Ok(CodeCheck::Valid);
+            return Ok(if consumed {
+                CodeCheck::Valid
+            } else {
+                CodeCheck::Invalid
+            });
         }
         let failures = self
             .store

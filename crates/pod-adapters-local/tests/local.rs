@@ -523,6 +523,81 @@ async fn a_sent_code_is_in_the_outbox_and_verifies_once() {
     assert!(env.store.code_for(&demo, "order").await.unwrap().is_none());
 }
 
+/// The real store, except that reading a code waits until `readers` checks
+/// have all read it: the interleaving in which a check-then-delete would
+/// let one code confirm twice.
+struct ReadTogether {
+    inner: Arc<SqlStore>,
+    barrier: tokio::sync::Barrier,
+}
+
+#[async_trait::async_trait]
+impl pod_ports::CodeStore for ReadTogether {
+    async fn put_code(&self, record: &pod_ports::CodeRecord) -> Result<(), pod_ports::StoreError> {
+        self.inner.put_code(record).await
+    }
+    async fn code_for(
+        &self,
+        customer: &CustomerId,
+        purpose: &str,
+    ) -> Result<Option<pod_ports::CodeRecord>, pod_ports::StoreError> {
+        let record = self.inner.code_for(customer, purpose).await;
+        self.barrier.wait().await;
+        record
+    }
+    async fn record_code_failure(
+        &self,
+        customer: &CustomerId,
+        purpose: &str,
+    ) -> Result<Option<u32>, pod_ports::StoreError> {
+        self.inner.record_code_failure(customer, purpose).await
+    }
+    async fn delete_code(
+        &self,
+        customer: &CustomerId,
+        purpose: &str,
+    ) -> Result<(), pod_ports::StoreError> {
+        self.inner.delete_code(customer, purpose).await
+    }
+    async fn consume_code(
+        &self,
+        customer: &CustomerId,
+        purpose: &str,
+        hash: &[u8],
+    ) -> Result<bool, pod_ports::StoreError> {
+        self.inner.consume_code(customer, purpose, hash).await
+    }
+}
+
+#[tokio::test]
+async fn two_checks_of_the_right_code_at_once_use_it_once() {
+    let env = Env::new().await;
+    let store = Arc::new(ReadTogether {
+        inner: env.store.clone(),
+        barrier: tokio::sync::Barrier::new(2),
+    });
+    let codes = LocalCodes::new(
+        store,
+        Arc::new(OsCodeGenerator),
+        env.clock.clone(),
+        vec![Arc::new(Outbox::in_data_dir(env.dir.path()))],
+        env.config(),
+    )
+    .unwrap();
+    let demo = cid("local|demo");
+    let dest = email("demo@example.com");
+    let purpose = order("o-1");
+    codes.send_code(&demo, &dest, &purpose).await.unwrap();
+    let code = env.last_code();
+    let (a, b) = tokio::join!(
+        codes.verify_code(&demo, &dest, &purpose, &code),
+        codes.verify_code(&demo, &dest, &purpose, &code)
+    );
+    let mut results = [a.unwrap(), b.unwrap()];
+    results.sort_by_key(|r| format!("{r:?}"));
+    assert_eq!(results, [CodeCheck::Invalid, CodeCheck::Valid]);
+}
+
 #[tokio::test]
 async fn wrong_codes_count_and_lock_at_the_limit() {
     let env = Env::new().await;

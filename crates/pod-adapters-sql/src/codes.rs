@@ -107,4 +107,22 @@ impl CodeStore for SqlStore {
             .map_err(db_error)?;
         Ok(())
     }
+
+    async fn consume_code(
+        &self,
+        customer: &CustomerId,
+        purpose: &str,
+        hash: &[u8],
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM one_time_codes WHERE customer_id = $1 AND purpose = $2 AND hash = $3",
+        )
+        .bind(customer.as_str())
+        .bind(purpose)
+        .bind(hash)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
 }

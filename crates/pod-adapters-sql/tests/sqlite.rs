@@ -824,6 +824,20 @@ async fn codes_are_kept_one_per_customer_and_purpose() {
 
     store.delete_code(&a, "order").await.unwrap();
     store.delete_code(&a, "order").await.unwrap();
+
+    // Consuming needs the current hash and succeeds exactly once.
+    let record = code("local|a", "order", &[7, 7, 7], 0);
+    store.put_code(&record).await.unwrap();
+    assert!(
+        !store.consume_code(&a, "order", &[1, 2, 3]).await.unwrap(),
+        "another hash is left alone"
+    );
+    assert!(store.consume_code(&a, "order", &[7, 7, 7]).await.unwrap());
+    assert!(
+        !store.consume_code(&a, "order", &[7, 7, 7]).await.unwrap(),
+        "used up"
+    );
+    assert_eq!(store.code_for(&a, "order").await.unwrap(), None);
     assert_eq!(store.code_for(&a, "order").await.unwrap(), None);
     assert_eq!(store.record_code_failure(&a, "order").await.unwrap(), None);
     assert!(store.code_for(&a, "sign_in").await.unwrap().is_some());

@@ -126,7 +126,8 @@ pub struct CodeRecord {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait CodeStore: Send + Sync {
-    /// Stores a code, replacing the customer's earlier code for the same purpose.
+    /// Stores a code, replacing the customer's earlier code for the same
+    /// purpose (and with it the earlier code's failure count).
     async fn put_code(&self, record: &CodeRecord) -> Result<(), StoreError>;
     /// The customer's current code for a purpose.
     async fn code_for(
@@ -143,4 +144,14 @@ pub trait CodeStore: Send + Sync {
     ) -> Result<Option<u32>, StoreError>;
     /// Deletes the customer's code for a purpose, if any.
     async fn delete_code(&self, customer: &CustomerId, purpose: &str) -> Result<(), StoreError>;
+    /// Uses up a code: deletes the customer's code for a purpose only if it
+    /// is still the one with this hash, atomically. `true` when this call
+    /// deleted it, so of two concurrent checks of the right code exactly one
+    /// wins, and a code replaced in the meantime is left alone.
+    async fn consume_code(
+        &self,
+        customer: &CustomerId,
+        purpose: &str,
+        hash: &[u8],
+    ) -> Result<bool, StoreError>;
 }
