@@ -6,8 +6,11 @@
 //! who a token belongs to ([`AccessTokens`]), how to reach a customer
 //! ([`CustomerDirectory`]), sending and checking one-time codes
 //! ([`OneTimeCodes`]), keeping orders ([`OrderStore`]), telling watchers
-//! ([`OrderEvents`]), and the time and ids ([`Clock`], [`OrderIds`]). Adapters
-//! in other crates implement them; `pod-server` wires them together.
+//! ([`OrderEvents`]), the time and ids ([`Clock`], [`OrderIds`]), the web
+//! app's sessions ([`SessionStore`]) and its OpenID Connect login
+//! ([`WebLogin`]). Adapters in other crates implement them; `pod-server`
+//! wires them together. The [`SignInService`] signs people in to the web app
+//! with the same code limits as voice ordering.
 //!
 //! With the `mock` feature every port has a `mockall` mock (`MockOrderStore`,
 //! ...) for service tests in other crates.
@@ -15,12 +18,18 @@
 mod codes;
 mod identity;
 mod service;
+mod sessions;
+mod sign_in;
 mod store;
 mod system;
 
 pub use codes::{CodeError, CodeGenerator, CodePurpose, InvalidCode, OneTimeCode, OneTimeCodes};
 pub use identity::{AccessTokens, CustomerDirectory, DirectoryError, TokenError};
 pub use service::{ConfirmOutcome, OrderingService, PlaceOutcome, Ports, ServiceError};
+pub use sessions::{Session, SessionId, SessionStore};
+pub use sign_in::{
+    CodeOutcome, LoginError, LoginRedirect, Passwordless, SignInService, StartOutcome, WebLogin,
+};
 pub use store::{CodeRecord, CodeStore, LocalUser, OrderStore, StoreError, UserStore};
 pub use system::{Clock, OrderEvents, OrderIds};
 
@@ -28,6 +37,10 @@ pub use system::{Clock, OrderEvents, OrderIds};
 pub use codes::{MockCodeGenerator, MockOneTimeCodes};
 #[cfg(any(test, feature = "mock"))]
 pub use identity::{MockAccessTokens, MockCustomerDirectory};
+#[cfg(any(test, feature = "mock"))]
+pub use sessions::MockSessionStore;
+#[cfg(any(test, feature = "mock"))]
+pub use sign_in::MockWebLogin;
 #[cfg(any(test, feature = "mock"))]
 pub use store::{MockCodeStore, MockOrderStore, MockUserStore};
 #[cfg(any(test, feature = "mock"))]
