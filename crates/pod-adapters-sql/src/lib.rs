@@ -3,7 +3,9 @@
 //! [`SqlStore`] implements the storage ports of `pod-ports`:
 //! [`OrderStore`](pod_ports::OrderStore) (orders with optimistic concurrency,
 //! code-send counts, the lockout counter), [`UserStore`](pod_ports::UserStore)
-//! and [`CodeStore`](pod_ports::CodeStore) (the embedded identity). Today it
+//! and [`CodeStore`](pod_ports::CodeStore) (the embedded identity), and
+//! [`SessionStore`](pod_ports::SessionStore) (the web app's sessions, keyed
+//! by a hash of the id). Today it
 //! runs on SQLite, the embedded default; the SQL is written so that a
 //! PostgreSQL backend can sit behind the same type later (BIGINT millisecond
 //! timestamps, `ON CONFLICT`, partial unique indexes, `$n` binds).
@@ -20,6 +22,7 @@
 mod codes;
 mod error;
 mod orders;
+mod sessions;
 mod users;
 
 use std::fmt;
