@@ -132,6 +132,9 @@ async fn serve_command(serve: &ServeArgs, data: &DataArgs) -> anyhow::Result<()>
     };
     let base = format!("{scheme}://{addr}{}", settings.base_path);
     tracing::info!(%addr, verify = ?settings.verify, "pod is listening");
+    // One stable, parseable line whatever the log filter, so that scripts and
+    // the black-box tests can start pod on port 0 and find it.
+    eprintln!("pod listening on {scheme}://{addr}");
     if matches!(
         settings.identity,
         crate::settings::IdentitySettings::Embedded

@@ -115,7 +115,9 @@ pub struct Auth0Settings {
     pub client_id: String,
     /// `APP_CLIENT_SECRET`.
     pub client_secret: SecretString,
-    /// `AUTH0_ID_TOKEN_ALG`: HS256 or RS256 (default RS256).
+    /// `AUTH0_ID_TOKEN_ALG`: HS256 or RS256 (default: HS256 with the client
+    /// secret when `API_SIGNING_KEY` is set, as in the original's tenant,
+    /// else RS256).
     pub id_token_alg: Option<String>,
 }
 

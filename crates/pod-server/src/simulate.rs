@@ -461,11 +461,10 @@ impl Simulator {
     /// Builds, signs and posts one request.
     pub async fn send(&mut self, utterance: &Utterance) -> anyhow::Result<SkillAnswer> {
         let body = serde_json::to_vec(&self.envelope(utterance))?;
-        self.post_signed(&body).await.map(|answer| {
+        self.post_signed(&body).await.inspect(|answer| {
             if answer.ends_session() || matches!(utterance, Utterance::SessionEnded) {
                 self.session_id = None;
             }
-            answer
         })
     }
 
