@@ -10,7 +10,7 @@
 //! - [`Auth0Codes`] ([`pod_ports::OneTimeCodes`]): `POST /passwordless/start`
 //!   and the passwordless OTP grant, with the id token verified.
 //! - [`Auth0Oidc`]: the web app's login (authorization code, PKCE, state,
-//!   nonce) and logout.
+//!   nonce) and logout; also the [`pod_ports::WebLogin`] port.
 //!
 //! Build them all at once with [`Auth0Adapters::new`] from an
 //! [`Auth0Config`]; they share one HTTP client, one JWKS cache and one
@@ -28,6 +28,7 @@ mod http;
 mod jwt;
 mod management;
 mod oidc;
+mod web_login;
 
 #[cfg(feature = "fake")]
 pub mod fake;
