@@ -4,6 +4,8 @@
 //!   ([`verify::RequestVerifier`]: certificate URL, chain, `Signature-256`,
 //!   timestamp, skill id), then answered with speech.
 //! - `/api`: JSON for services and scripts, `Authorization: Bearer <token>`.
+//! - `/app`: the web app for account holders ([`app`]), when a [`WebApp`] is
+//!   given with [`HttpState::with_web_app`].
 //! - `/healthz`, `/readyz`, `/metrics`: for operators.
 //!
 //! **API Boundary:** [`router`] and [`HttpState`]. An embedding service
@@ -12,6 +14,7 @@
 
 mod alexa;
 mod api;
+pub mod app;
 mod error;
 mod events;
 mod metrics;
@@ -30,6 +33,7 @@ use pod_ports::{Clock, OrderStore, OrderingService};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use app::{PrivacyPolicy, SignInMethod, WebApp, WebAppConfig};
 pub use events::LiveEvents;
 pub use metrics::Metrics;
 use verify::RequestVerifier;
@@ -62,6 +66,7 @@ impl Default for HttpConfig {
 #[allow(missing_debug_implementations)]
 pub struct HttpState {
     inner: Arc<Inner>,
+    web: Option<Arc<WebApp>>,
 }
 
 struct Inner {
@@ -94,7 +99,14 @@ impl HttpState {
                 metrics,
                 config,
             }),
+            web: None,
         }
+    }
+
+    /// Serves the web app at `/app` too.
+    pub fn with_web_app(mut self, web: WebApp) -> Self {
+        self.web = Some(Arc::new(web));
+        self
     }
 
     pub(crate) fn service(&self) -> &OrderingService {
@@ -122,6 +134,9 @@ pub fn router(state: HttpState) -> Router {
         .nest("/api", api::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
+    if let Some(web) = state.web.clone() {
+        router = router.nest("/app", app::router(state.clone(), web));
+    }
     if config.serve_metrics {
         router = router.route("/metrics", get(render_metrics));
     }

@@ -8,14 +8,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use pod_adapters_http::verify::{DevSigningKeys, RequestVerifier, VerifierConfig, VerifyMode};
-use pod_adapters_http::{HttpConfig, HttpState, LiveEvents, Metrics};
+use pod_adapters_http::{
+    HttpConfig, HttpState, LiveEvents, Metrics, PrivacyPolicy, SignInMethod, WebApp, WebAppConfig,
+};
 use pod_adapters_local::{
     CodeDelivery, LocalAccessTokens, LocalCodes, LocalCodesConfig, LocalDirectory,
     LocalTokenConfig, LocalTokenKey, LocalUsers, OsCodeGenerator, Outbox, SmtpConfig, SmtpDelivery,
     SystemClock, UuidOrderIds,
 };
 use pod_adapters_sql::SqlStore;
-use pod_ports::{Clock, OrderingService, Ports};
+use pod_ports::{Clock, OrderingService, Passwordless, Ports, SignInService, WebLogin};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -91,7 +93,7 @@ impl Application {
         let metrics = Metrics::new();
         let shared_store = Arc::new(store.clone());
 
-        let ports = match &settings.identity {
+        let (ports, oidc): (Ports, Option<Arc<dyn WebLogin>>) = match &settings.identity {
             IdentitySettings::Embedded => {
                 let key = local_token_key(&settings.data_dir)?;
                 let tokens = LocalAccessTokens::new(
@@ -119,7 +121,7 @@ impl Application {
                 )
                 .context("one-time code settings")?;
                 add_demo_user_on_first_start(&store, clock.clone()).await?;
-                Ports {
+                let ports = Ports {
                     tokens: Arc::new(tokens),
                     directory: Arc::new(LocalDirectory::new(shared_store.clone())),
                     codes: Arc::new(codes),
@@ -127,11 +129,12 @@ impl Application {
                     events: Arc::new(events.clone()),
                     clock: clock.clone(),
                     ids: Arc::new(UuidOrderIds),
-                }
+                };
+                (ports, None)
             }
             IdentitySettings::Auth0(auth0_settings) => {
                 let identity = auth0::build(auth0_settings, clock.clone())?;
-                Ports {
+                let ports = Ports {
                     tokens: identity.tokens,
                     directory: identity.directory,
                     codes: identity.codes,
@@ -139,9 +142,11 @@ impl Application {
                     events: Arc::new(events.clone()),
                     clock: clock.clone(),
                     ids: Arc::new(UuidOrderIds),
-                }
+                };
+                (ports, Some(identity.oidc as Arc<dyn WebLogin>))
             }
         };
+        let web_app = web_app(settings, &ports, oidc, &shared_store, &events)?;
         let service = OrderingService::new(ports, settings.policy);
 
         let mode = match settings.verify {
@@ -171,7 +176,8 @@ impl Application {
             shared_store,
             metrics.clone(),
             http_config,
-        );
+        )
+        .with_web_app(web_app);
         let mut router = pod_adapters_http::router(state);
         if !settings.base_path.is_empty() {
             router = Router::new().nest(&settings.base_path, router);
@@ -264,6 +270,66 @@ impl Application {
         info!("pod stopped");
         Ok(())
     }
+}
+
+/// The web app at `/app`: passwordless sign-in with pod's codes in the
+/// embedded mode, the OIDC login when Auth0 is configured.
+fn web_app(
+    settings: &Settings,
+    ports: &Ports,
+    oidc: Option<Arc<dyn WebLogin>>,
+    store: &Arc<SqlStore>,
+    events: &LiveEvents,
+) -> anyhow::Result<WebApp> {
+    let app_url = format!("{}{}/app", settings.public_url, settings.base_path);
+    let mut sign_in = SignInService::new(ports.store.clone(), settings.policy);
+    let method = match oidc {
+        Some(login) => SignInMethod::Oidc {
+            login,
+            redirect_uri: format!("{app_url}/callback"),
+            post_logout_uri: format!("{app_url}/sign-in"),
+        },
+        None => {
+            sign_in = sign_in.with_passwordless(Passwordless {
+                users: store.clone(),
+                directory: ports.directory.clone(),
+                codes: ports.codes.clone(),
+                clock: ports.clock.clone(),
+            });
+            SignInMethod::Passwordless
+        }
+    };
+    let privacy_policy = match &settings.privacy_policy_file {
+        None => PrivacyPolicy::Default,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("POD_PRIVACY_POLICY_FILE: cannot read {}", path.display())
+            })?;
+            let html = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+            if html {
+                PrivacyPolicy::Html(text)
+            } else {
+                PrivacyPolicy::Text(text)
+            }
+        }
+    };
+    let config = WebAppConfig {
+        base_path: settings.base_path.clone(),
+        secure_cookie: settings.secure_cookies,
+        privacy_policy,
+        ..WebAppConfig::default()
+    };
+    Ok(WebApp::new(
+        store.clone(),
+        sign_in,
+        method,
+        ports.directory.clone(),
+        events.clone(),
+        config,
+    ))
 }
 
 /// The embedded mode's first start adds a user `demo` so that a newcomer

@@ -68,6 +68,18 @@ pub struct ServeArgs {
     /// Consecutive wrong codes before voice ordering locks (at most 100).
     #[arg(long, env = "POD_LOCKOUT_AFTER", default_value_t = 10)]
     pub lockout_after: u32,
+    /// The address browsers reach pod at, such as `https://pod.example.com`
+    /// (without the base path): the OIDC callback is built from it, and an
+    /// `https` URL makes the session cookie `Secure`.
+    #[arg(long, env = "POD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Mark the session cookie `Secure` (pod sits behind an HTTPS proxy).
+    #[arg(long, env = "POD_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// The privacy policy page's text: an `.html` file, or plain text or
+    /// simple Markdown.
+    #[arg(long, env = "POD_PRIVACY_POLICY_FILE")]
+    pub privacy_policy_file: Option<PathBuf>,
 }
 
 /// Where pod keeps its data; shared by every subcommand.
@@ -159,6 +171,12 @@ pub struct Settings {
     pub policy: ConfirmationPolicy,
     /// Identity provider.
     pub identity: IdentitySettings,
+    /// Where browsers reach pod (no trailing slash, no base path).
+    pub public_url: String,
+    /// Whether the session cookie is `Secure`.
+    pub secure_cookies: bool,
+    /// The operator's privacy policy file.
+    pub privacy_policy_file: Option<PathBuf>,
 }
 
 /// Reads `KEY=value` lines in the original `secrets.ini` format: blank lines
@@ -309,6 +327,20 @@ impl Settings {
             )
         })?;
         let policy = policy(code_lifetime, serve)?;
+        let public_url = match serve.public_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    bail!("POD_PUBLIC_URL: {url:?} is not an http(s) URL");
+                }
+                url.trim_end_matches('/').to_owned()
+            }
+            _ => format!(
+                "{}://{listen}",
+                if tls.is_some() { "https" } else { "http" }
+            ),
+        };
+        let secure_cookies =
+            serve.secure_cookies || tls.is_some() || public_url.starts_with("https://");
         let api_audience = data.api_audience.trim().to_owned();
         if api_audience.is_empty() {
             bail!("POD_API_AUDIENCE: must not be empty");
@@ -330,6 +362,9 @@ impl Settings {
                 .map(|url| (SecretString::from(url), serve.smtp_from.clone())),
             policy,
             identity,
+            public_url,
+            secure_cookies,
+            privacy_policy_file: serve.privacy_policy_file.clone(),
         })
     }
 }
@@ -405,6 +440,16 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:7100");
         assert_eq!(s.base_path, "");
         assert_eq!(s.policy, ConfirmationPolicy::default());
+        assert_eq!(s.public_url, "http://127.0.0.1:7100");
+        assert!(!s.secure_cookies);
+    }
+
+    #[test]
+    fn an_https_public_url_makes_cookies_secure() {
+        let s = load(&["--public-url", "https://pod.example/"], &[]).unwrap();
+        assert_eq!(s.public_url, "https://pod.example");
+        assert!(s.secure_cookies);
+        assert!(load(&["--secure-cookies"], &[]).unwrap().secure_cookies);
     }
 
     #[test]
@@ -422,6 +467,7 @@ mod tests {
             (&["--code-digits", "3"], "POD_CODE_DIGITS"),
             (&["--lockout-after", "101"], "POD_LOCKOUT_AFTER"),
             (&["--code-lifetime", "soon"], "POD_CODE_LIFETIME"),
+            (&["--public-url", "pod.example"], "POD_PUBLIC_URL"),
         ];
         for (args, setting) in cases {
             let error = format!("{:#}", load(args, &[]).unwrap_err());

@@ -1,0 +1,399 @@
+//! `/app`: the web app for account holders.
+//!
+//! Server-rendered pages (askama templates compiled into the binary) that
+//! read without JavaScript, plus one small script of pod's own that keeps
+//! the orders live through Server-Sent Events (`/app/events`). Sessions live
+//! in a [`SessionStore`]; the cookie holds only the random session id.
+//! Every state-changing request carries the session's CSRF token, and every
+//! response carries a strict Content-Security-Policy.
+//!
+//! Routes (under the router's `/app`):
+//! - `GET /` orders (pending and confirmed), `POST /orders/clear`
+//! - `GET /profile`, `GET /privacy` (public)
+//! - `GET /sign-in`, `POST /sign-in` (passwordless: send a code),
+//!   `POST /sign-in/code`, `POST /sign-in/restart`
+//! - `GET /login`, `GET /callback` (OpenID Connect), `POST /sign-out`
+//! - `GET /events` (Server-Sent Events), `GET /assets/{name}`
+
+mod assets;
+mod live;
+mod pages;
+mod sign_in;
+mod views;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use pod_domain::{CustomerId, Timestamp};
+use pod_ports::{
+    CustomerDirectory, ServiceError, Session, SessionId, SessionStore, SignInService, StoreError,
+    WebLogin,
+};
+use tracing::warn;
+
+use crate::{HttpState, LiveEvents};
+
+/// The name of the session cookie.
+pub(crate) const SESSION_COOKIE: &str = "pod_session";
+
+/// The Content-Security-Policy of every `/app` response: only pod's own
+/// script and styles, no inline code, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// How people sign in.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum SignInMethod {
+    /// pod's own one-time codes (the embedded mode): user name or email,
+    /// then the code. Needs a [`SignInService`] with passwordless sign-in.
+    Passwordless,
+    /// An OpenID Connect provider (Auth0).
+    Oidc {
+        /// The provider.
+        login: Arc<dyn WebLogin>,
+        /// The absolute URL of `/app/callback` as the browser reaches it
+        /// (registered at the provider as an allowed callback URL).
+        redirect_uri: String,
+        /// The absolute URL the provider sends the browser back to after
+        /// signing out (an allowed logout URL), normally `/app/sign-in`.
+        post_logout_uri: String,
+    },
+}
+
+impl fmt::Debug for SignInMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignInMethod::Passwordless => f.write_str("Passwordless"),
+            SignInMethod::Oidc { redirect_uri, .. } => f
+                .debug_struct("Oidc")
+                .field("redirect_uri", redirect_uri)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// The text of the privacy policy page.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum PrivacyPolicy {
+    /// pod's own text, which says what pod stores.
+    #[default]
+    Default,
+    /// An operator's HTML, shown as it is (trusted; inline styles and
+    /// scripts are blocked by the Content-Security-Policy).
+    Html(String),
+    /// An operator's plain text or simple Markdown (`#` headings, `-` lists,
+    /// paragraphs); everything is escaped.
+    Text(String),
+}
+
+/// Settings of the web app.
+#[derive(Debug, Clone)]
+pub struct WebAppConfig {
+    /// The path prefix the router is nested under ("" or "/pod"): links and
+    /// the cookie's `Path` need it, the router cannot know it.
+    pub base_path: String,
+    /// Whether the cookie gets `Secure` (pod serves TLS, or sits behind an
+    /// HTTPS proxy).
+    pub secure_cookie: bool,
+    /// How long a signed-in session lasts (default 8 hours).
+    pub session_lifetime: Duration,
+    /// How long a sign-in may take from the first page to the code or the
+    /// callback (default 15 minutes).
+    pub sign_in_lifetime: Duration,
+    /// How often an idle event stream sends a keep-alive comment (default 15 s).
+    pub keep_alive: Duration,
+    /// The privacy policy text.
+    pub privacy_policy: PrivacyPolicy,
+}
+
+impl Default for WebAppConfig {
+    fn default() -> Self {
+        WebAppConfig {
+            base_path: String::new(),
+            secure_cookie: false,
+            session_lifetime: Duration::from_secs(8 * 60 * 60),
+            sign_in_lifetime: Duration::from_secs(15 * 60),
+            keep_alive: Duration::from_secs(15),
+            privacy_policy: PrivacyPolicy::Default,
+        }
+    }
+}
+
+/// Everything `/app` needs beyond the [`HttpState`]: pass it to
+/// [`HttpState::with_web_app`].
+///
+/// **API Boundary:** embedders build one from their own ports.
+#[derive(Clone)]
+pub struct WebApp {
+    pub(crate) sessions: Arc<dyn SessionStore>,
+    pub(crate) sign_in: SignInService,
+    pub(crate) method: SignInMethod,
+    pub(crate) directory: Arc<dyn CustomerDirectory>,
+    pub(crate) events: LiveEvents,
+    pub(crate) config: WebAppConfig,
+}
+
+impl fmt::Debug for WebApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebApp")
+            .field("method", &self.method)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebApp {
+    /// The web app over its ports: where sessions live, how sign-in works
+    /// (`sign_in` records every sign-in and, for
+    /// [`SignInMethod::Passwordless`], sends and checks the codes), where
+    /// contact points come from (the profile page), and the live events
+    /// the orders page follows (the same [`LiveEvents`] the ordering
+    /// service publishes to).
+    pub fn new(
+        sessions: Arc<dyn SessionStore>,
+        sign_in: SignInService,
+        method: SignInMethod,
+        directory: Arc<dyn CustomerDirectory>,
+        events: LiveEvents,
+        config: WebAppConfig,
+    ) -> Self {
+        let mut config = config;
+        config.base_path = config.base_path.trim_end_matches('/').to_owned();
+        WebApp {
+            sessions,
+            sign_in,
+            method,
+            directory,
+            events,
+            config,
+        }
+    }
+
+    /// `<base>/app`: the prefix of every link and the cookie's path.
+    pub(crate) fn app_path(&self) -> String {
+        format!("{}/app", self.config.base_path)
+    }
+}
+
+/// The state of `/app` handlers.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) http: HttpState,
+    pub(crate) web: Arc<WebApp>,
+}
+
+impl AppState {
+    pub(crate) fn now(&self) -> Timestamp {
+        self.http.clock().now()
+    }
+
+    /// The session the request's cookie names, if it is valid.
+    pub(crate) async fn session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<(SessionId, Session)>, AppError> {
+        let Some(id) = session_cookie(headers) else {
+            return Ok(None);
+        };
+        Ok(self
+            .web
+            .sessions
+            .session(&id, self.now())
+            .await?
+            .map(|s| (id, s)))
+    }
+
+    /// The signed-in customer's session, or a redirect to the sign-in page.
+    pub(crate) async fn signed_in(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(SessionId, Session, CustomerId), AppError> {
+        match self.session(headers).await? {
+            Some((id, session)) => match session.customer.clone() {
+                Some(customer) => Ok((id, session, customer)),
+                None => Err(AppError::SignInFirst),
+            },
+            None => Err(AppError::SignInFirst),
+        }
+    }
+
+    /// A `Set-Cookie` value for a session id.
+    pub(crate) fn cookie(&self, id: &SessionId, lifetime: Duration) -> HeaderValue {
+        let secure = if self.web.config.secure_cookie {
+            "; Secure"
+        } else {
+            ""
+        };
+        let value = format!(
+            "{SESSION_COOKIE}={}; Path={}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            id.expose(),
+            self.web.app_path(),
+            lifetime.as_secs()
+        );
+        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// A `Set-Cookie` value that removes the session cookie.
+    pub(crate) fn removed_cookie(&self) -> HeaderValue {
+        let secure = if self.web.config.secure_cookie {
+            "; Secure"
+        } else {
+            ""
+        };
+        let value = format!(
+            "{SESSION_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax{secure}",
+            self.web.app_path()
+        );
+        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// A `303 See Other` to a path under `/app` (`""` for the orders page).
+    pub(crate) fn redirect(&self, to: &str) -> Response {
+        see_other(&format!("{}{to}", self.web.app_path()))
+    }
+}
+
+/// A `303 See Other` to `location`.
+pub(crate) fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The session id in the request's `Cookie` header(s), if any.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<SessionId> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .and_then(|(_, value)| SessionId::from_cookie(value.trim()))
+}
+
+/// Constant-time comparison of a submitted CSRF token with the session's.
+pub(crate) fn csrf_matches(submitted: Option<&str>, session: &Session) -> bool {
+    let Some(submitted) = submitted else {
+        return false;
+    };
+    let expected = session.csrf_token.as_bytes();
+    submitted.len() == expected.len()
+        && submitted
+            .bytes()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// Why an `/app` request failed; rendered as an HTML page. The cause goes to
+/// the log, never to the browser.
+#[derive(Debug)]
+pub(crate) enum AppError {
+    /// No (valid) session: pages redirect to sign-in.
+    SignInFirst,
+    /// A state-changing request without the right CSRF token or session.
+    Forbidden,
+    /// A bad request, with a message for the person.
+    BadRequest(&'static str),
+    /// No such page.
+    NotFound,
+    /// Something behind pod failed.
+    Unavailable,
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        warn!(%error, "web app: store failed");
+        AppError::Unavailable
+    }
+}
+
+impl From<ServiceError> for AppError {
+    fn from(error: ServiceError) -> Self {
+        warn!(%error, "web app: service failed");
+        AppError::Unavailable
+    }
+}
+
+/// Renders an error page (the base path is needed for links, so handlers
+/// turn errors into responses with [`AppState::error_page`]).
+impl AppState {
+    pub(crate) fn error_page(&self, error: AppError) -> Response {
+        let (status, title, message) = match error {
+            AppError::SignInFirst => return self.redirect("/sign-in"),
+            AppError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "This form has expired",
+                "For your safety pod did not act on it. Go back, reload the page and try again.",
+            ),
+            AppError::BadRequest(message) => {
+                (StatusCode::BAD_REQUEST, "That did not work", message)
+            }
+            AppError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "There is no page at this address.",
+            ),
+            AppError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "pod cannot do this right now",
+                "Something behind pod is not answering. Please try again in a minute.",
+            ),
+        };
+        views::error_page(self, status, title, message)
+    }
+}
+
+/// Adds the security headers to every `/app` response, and `no-store` to
+/// everything but the assets.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |headers: &mut HeaderMap, name: HeaderName, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        CONTENT_SECURITY_POLICY,
+    );
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::REFERRER_POLICY, "same-origin");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+    response
+}
+
+/// The `/app` router, its state already applied.
+pub(crate) fn router(http: HttpState, web: Arc<WebApp>) -> Router<HttpState> {
+    let state = AppState { http, web };
+    Router::new()
+        .route("/", get(pages::orders))
+        .route("/orders/clear", post(pages::clear))
+        .route("/profile", get(pages::profile))
+        .route("/privacy", get(pages::privacy))
+        .route("/sign-in", get(sign_in::page).post(sign_in::send_code))
+        .route("/sign-in/code", post(sign_in::enter_code))
+        .route("/sign-in/restart", post(sign_in::restart))
+        .route("/login", get(sign_in::oidc_login))
+        .route("/callback", get(sign_in::oidc_callback))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/events", get(live::events))
+        .route("/assets/{name}", get(assets::serve))
+        .fallback(pages::not_found)
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}

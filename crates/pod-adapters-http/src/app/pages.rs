@@ -1,0 +1,193 @@
+//! The orders, profile, privacy and fallback pages, and clearing orders.
+
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use pod_domain::Destination;
+use serde::Deserialize;
+
+use super::views::{
+    Layout, OrdersPage, OrdersView, PrivacyPage, ProfilePage, render, text_to_html,
+};
+use super::{AppError, AppState, PrivacyPolicy, csrf_matches};
+
+/// `?notice=` after a redirect: a fixed message, never text from the URL.
+#[derive(Deserialize)]
+pub(crate) struct Notice {
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+impl Notice {
+    pub(crate) fn text(&self) -> Option<String> {
+        let text = match self.notice.as_deref()? {
+            "signed-in" => "You are signed in.",
+            "unlocked" => {
+                "You are signed in. Voice ordering was locked after too many wrong codes; it is unlocked now."
+            }
+            "cleared" => "Your confirmed orders are cleared.",
+            "signed-out" => "You are signed out.",
+            _ => return None,
+        };
+        Some(text.to_owned())
+    }
+}
+
+/// A form that carries only the CSRF token.
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    pub(crate) csrf: Option<String>,
+}
+
+/// `GET /app`: the orders page.
+pub(crate) async fn orders(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(notice): Query<Notice>,
+) -> Response {
+    match orders_page(&state, &headers, notice.text()).await {
+        Ok(response) => response,
+        Err(error) => state.error_page(error),
+    }
+}
+
+/// The customer's orders as the page shows them now.
+pub(crate) async fn orders_view(
+    state: &AppState,
+    customer: &pod_domain::CustomerId,
+) -> Result<OrdersView, AppError> {
+    let orders = state.http.service().orders_of(customer).await?;
+    Ok(OrdersView::new(
+        &orders,
+        state.now(),
+        state.http.service().policy(),
+    ))
+}
+
+async fn orders_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    notice: Option<String>,
+) -> Result<Response, AppError> {
+    let (_, session, customer) = state.signed_in(headers).await?;
+    let orders = orders_view(state, &customer).await?;
+    Ok(render(
+        StatusCode::OK,
+        &OrdersPage {
+            layout: Layout::new(state, "Your orders", "orders").signed_in(&session.csrf_token),
+            notice,
+            orders,
+        },
+    ))
+}
+
+/// `POST /app/orders/clear`.
+pub(crate) async fn clear(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        let (_, session, customer) = match state.signed_in(&headers).await {
+            Ok(signed_in) => signed_in,
+            Err(AppError::SignInFirst) => return Err(AppError::Forbidden),
+            Err(other) => return Err(other),
+        };
+        let csrf = form.as_ref().ok().and_then(|f| f.csrf.as_deref());
+        if !csrf_matches(csrf, &session) {
+            return Err(AppError::Forbidden);
+        }
+        state.http.service().clear_confirmed(&customer).await?;
+        Ok(state.redirect("?notice=cleared"))
+    }
+    .await;
+    result.unwrap_or_else(|error| state.error_page(error))
+}
+
+/// `GET /app/profile`.
+pub(crate) async fn profile(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let result = async {
+        let (_, session, customer) = state.signed_in(&headers).await?;
+        let contacts = match state.web.directory.contact_points(&customer).await {
+            Ok(contacts) => contacts,
+            Err(error) => {
+                tracing::warn!(%error, "profile: contact points unavailable");
+                return Err(AppError::Unavailable);
+            }
+        };
+        let codes_go_to = match contacts.preferred_destination() {
+            Some(d) => match d.channel() {
+                pod_domain::Channel::Sms => format!("your phone, by text message ({})", d.masked()),
+                pod_domain::Channel::Email => format!("your email ({})", d.masked()),
+            },
+            None => "nowhere: add a phone number or email address to order by voice".to_owned(),
+        };
+        let phone = contacts
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(mask_phone);
+        Ok(render(
+            StatusCode::OK,
+            &ProfilePage {
+                layout: Layout::new(&state, "Your profile", "profile")
+                    .signed_in(&session.csrf_token),
+                customer: customer.to_string(),
+                email: contacts.email.filter(|e| !e.trim().is_empty()),
+                phone,
+                codes_go_to,
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|error| state.error_page(error))
+}
+
+/// A phone number with all but its country-code start and last two digits
+/// hidden: `+1 ••• ••• ••23`.
+fn mask_phone(phone: &str) -> String {
+    let masked = Destination::sms(phone).masked();
+    let tail = masked.trim_start_matches('*');
+    let prefix: String = phone.chars().take_while(|c| *c == '+').collect::<String>()
+        + &phone
+            .chars()
+            .skip_while(|c| *c == '+')
+            .take(1)
+            .collect::<String>();
+    format!("{prefix} ••• ••• ••{tail}")
+}
+
+/// `GET /app/privacy`: public, at a stable address for the Alexa console.
+pub(crate) async fn privacy(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = state.session(&headers).await.ok().flatten();
+    let mut layout = Layout::new(&state, "Privacy policy", "privacy");
+    if let Some((_, session)) = session.filter(|(_, s)| s.customer.is_some()) {
+        layout = layout.signed_in(&session.csrf_token);
+    }
+    let custom = match &state.web.config.privacy_policy {
+        PrivacyPolicy::Default => None,
+        PrivacyPolicy::Html(html) => Some(html.clone()),
+        PrivacyPolicy::Text(text) => Some(text_to_html(text)),
+    };
+    render(StatusCode::OK, &PrivacyPage { layout, custom })
+}
+
+/// Any other path under `/app`.
+pub(crate) async fn not_found(State(state): State<AppState>) -> Response {
+    state.error_page(AppError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_are_partly_masked() {
+        assert_eq!(mask_phone("+15550100123"), "+1 ••• ••• ••23");
+        assert_eq!(mask_phone("5550100"), "5 ••• ••• ••00");
+    }
+}

@@ -1,0 +1,458 @@
+//! Signing in and out: pod's passwordless codes or OpenID Connect.
+//!
+//! A sign-in starts with an anonymous session (its own CSRF token and the
+//! pending sign-in data) and ends with that session rotated into a new one
+//! for the customer. Pages answer alike whether or not a login exists.
+
+use axum::Form;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use pod_domain::CustomerId;
+use pod_ports::{
+    CodeOutcome, LoginError, OneTimeCode, ServiceError, Session, SessionId, StartOutcome,
+    StoreError,
+};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::pages::{CsrfForm, Notice};
+use super::views::{Layout, SignInPage, render};
+use super::{AppError, AppState, SignInMethod, csrf_matches, see_other};
+
+/// Whom a passwordless sign-in code went to, kept in the session. `customer`
+/// is `None` for a login that matched nobody; wrong codes are counted for
+/// it too, so both cases behave alike.
+#[derive(Serialize, Deserialize, Default)]
+struct PendingCode {
+    customer: Option<String>,
+    #[serde(default)]
+    failures: u32,
+}
+
+impl PendingCode {
+    fn read(session: &Session) -> Option<PendingCode> {
+        serde_json::from_str(session.pending.as_deref()?).ok()
+    }
+
+    fn write(&self) -> Option<String> {
+        serde_json::to_string(self).ok()
+    }
+}
+
+/// `?notice=` of the sign-in page.
+type NoticeQuery = Query<Notice>;
+
+/// The anonymous session of a sign-in under way, made if there is none.
+/// `Ok(None)` when the visitor is signed in already.
+async fn anonymous_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(SessionId, Session, Option<HeaderValue>)>, AppError> {
+    match state.session(headers).await? {
+        Some((_, session)) if session.customer.is_some() => Ok(None),
+        Some((id, session)) => Ok(Some((id, session, None))),
+        None => {
+            let now = state.now();
+            let lifetime = state.web.config.sign_in_lifetime;
+            let (id, session) = state
+                .web
+                .sessions
+                .create_session(None, None, now, now.plus(lifetime))
+                .await?;
+            let cookie = state.cookie(&id, lifetime);
+            Ok(Some((id, session, Some(cookie))))
+        }
+    }
+}
+
+/// The sign-in session of a form post whose CSRF token matches.
+async fn posted_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: Option<&str>,
+) -> Result<(SessionId, Session), AppError> {
+    match state.session(headers).await? {
+        Some((id, session)) if csrf_matches(csrf, &session) => Ok((id, session)),
+        _ => Err(AppError::Forbidden),
+    }
+}
+
+fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn sign_in_page(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<&str>,
+) -> Response {
+    let policy = state.http.service().policy();
+    let (method, code_stage) = match state.web.method {
+        SignInMethod::Passwordless => ("passwordless", session.pending.is_some()),
+        SignInMethod::Oidc { .. } => ("oidc", false),
+    };
+    render(
+        status,
+        &SignInPage {
+            layout: Layout::new(state, "Sign in", "sign-in").with_csrf(&session.csrf_token),
+            method,
+            code_stage,
+            notice,
+            error: error.map(str::to_owned),
+            code_digits: policy.code_digits(),
+            codes_per_hour: policy.max_codes_per_hour(),
+        },
+    )
+}
+
+/// `GET /app/sign-in`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(notice): NoticeQuery,
+) -> Response {
+    match anonymous_session(&state, &headers).await {
+        Ok(Some((_, session, cookie))) => with_cookie(
+            sign_in_page(&state, &session, StatusCode::OK, notice.text(), None),
+            cookie,
+        ),
+        Ok(None) => state.redirect(""),
+        Err(error) => state.error_page(error),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    #[serde(default)]
+    csrf: Option<String>,
+    #[serde(default)]
+    login: String,
+}
+
+/// `POST /app/sign-in`: send a code to the user with this name or email.
+pub(crate) async fn send_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        if !matches!(state.web.method, SignInMethod::Passwordless) {
+            return Err(AppError::NotFound);
+        }
+        let Ok(Form(form)) = form else {
+            return Err(AppError::Forbidden);
+        };
+        let (id, session) = posted_session(&state, &headers, form.csrf.as_deref()).await?;
+        if session.customer.is_some() {
+            return Ok(state.redirect(""));
+        }
+        let customer = match state.web.sign_in.start(&form.login).await {
+            Ok(StartOutcome::CodeSent { customer, .. })
+            | Ok(StartOutcome::RateLimited { customer }) => Some(customer),
+            Ok(_) => None,
+            // Only a known login gets as far as delivering a code: answer
+            // as if it had worked, so the page does not tell.
+            Err(ServiceError::CodeDelivery(reason)) => {
+                warn!(%reason, "sign-in code not delivered");
+                None
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let pending = PendingCode {
+            customer: customer.map(|c| c.to_string()),
+            failures: 0,
+        };
+        state.web.sessions.set_pending(&id, pending.write()).await?;
+        Ok(state.redirect("/sign-in"))
+    }
+    .await;
+    result.unwrap_or_else(|error| state.error_page(error))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CodeForm {
+    #[serde(default)]
+    csrf: Option<String>,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /app/sign-in/code`: check the code; sign in on success.
+pub(crate) async fn enter_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        if !matches!(state.web.method, SignInMethod::Passwordless) {
+            return Err(AppError::NotFound);
+        }
+        let Ok(Form(form)) = form else {
+            return Err(AppError::Forbidden);
+        };
+        let (id, session) = posted_session(&state, &headers, form.csrf.as_deref()).await?;
+        if session.customer.is_some() {
+            return Ok(state.redirect(""));
+        }
+        let Some(mut pending) = PendingCode::read(&session) else {
+            return Ok(state.redirect("/sign-in"));
+        };
+        let digits = state.http.service().policy().code_digits();
+        let code = match OneTimeCode::parse(&form.code) {
+            Ok(code) if code.expose().len() == digits as usize => code,
+            _ => {
+                return Ok(sign_in_page(
+                    &state,
+                    &session,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    None,
+                    Some("Enter the code as digits only."),
+                ));
+            }
+        };
+        let customer = pending
+            .customer
+            .as_deref()
+            .and_then(|c| CustomerId::parse(c).ok());
+        let outcome = match &customer {
+            Some(customer) => state.web.sign_in.verify(customer, &code).await?,
+            None => {
+                let limit = state.http.service().policy().max_failed_attempts();
+                if pending.failures.saturating_add(1) >= limit {
+                    CodeOutcome::TooManyAttempts
+                } else {
+                    CodeOutcome::WrongCode
+                }
+            }
+        };
+        match outcome {
+            CodeOutcome::SignedIn { customer, unlocked } => {
+                sign_in_as(&state, &id, &customer, unlocked).await
+            }
+            CodeOutcome::WrongCode => {
+                pending.failures = pending.failures.saturating_add(1);
+                state.web.sessions.set_pending(&id, pending.write()).await?;
+                Ok(sign_in_page(
+                    &state,
+                    &session,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    None,
+                    Some("That code is not right. Check it and try again."),
+                ))
+            }
+            CodeOutcome::Expired => {
+                start_over(
+                    &state,
+                    &id,
+                    session,
+                    "That code has expired. Ask for a new one.",
+                )
+                .await
+            }
+            _ => {
+                start_over(
+                    &state,
+                    &id,
+                    session,
+                    "That code was wrong too often. Ask for a new one.",
+                )
+                .await
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|error| state.error_page(error))
+}
+
+/// Forgets the code asked for and shows the first sign-in step with `message`.
+async fn start_over(
+    state: &AppState,
+    id: &SessionId,
+    mut session: Session,
+    message: &str,
+) -> Result<Response, AppError> {
+    state.web.sessions.set_pending(id, None).await?;
+    session.pending = None;
+    Ok(sign_in_page(
+        state,
+        &session,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        None,
+        Some(message),
+    ))
+}
+
+/// Rotates the sign-in session into the customer's and goes to the orders.
+async fn sign_in_as(
+    state: &AppState,
+    id: &SessionId,
+    customer: &CustomerId,
+    unlocked: bool,
+) -> Result<Response, AppError> {
+    let now = state.now();
+    let lifetime = state.web.config.session_lifetime;
+    let (new_id, _) = match state
+        .web
+        .sessions
+        .rotate_session(id, customer, now, now.plus(lifetime))
+        .await
+    {
+        Ok(made) => made,
+        // The sign-in session was used already (a replayed form).
+        Err(StoreError::Conflict) => return Err(AppError::Forbidden),
+        Err(other) => return Err(other.into()),
+    };
+    info!(%customer, unlocked, "signed in to the web app");
+    let notice = if unlocked { "unlocked" } else { "signed-in" };
+    Ok(with_cookie(
+        state.redirect(&format!("?notice={notice}")),
+        Some(state.cookie(&new_id, lifetime)),
+    ))
+}
+
+/// `POST /app/sign-in/restart`: forget the code asked for.
+pub(crate) async fn restart(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        let csrf = form.as_ref().ok().and_then(|f| f.csrf.as_deref());
+        let (id, session) = posted_session(&state, &headers, csrf).await?;
+        if session.customer.is_none() {
+            state.web.sessions.set_pending(&id, None).await?;
+        }
+        Ok(state.redirect("/sign-in"))
+    }
+    .await;
+    result.unwrap_or_else(|error: AppError| state.error_page(error))
+}
+
+/// `GET /app/login`: off to the OpenID Connect provider.
+pub(crate) async fn oidc_login(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let result = async {
+        let SignInMethod::Oidc {
+            login,
+            redirect_uri,
+            ..
+        } = &state.web.method
+        else {
+            return Err(AppError::NotFound);
+        };
+        let Some((id, _, cookie)) = anonymous_session(&state, &headers).await? else {
+            return Ok(state.redirect(""));
+        };
+        let start = login.begin_login(redirect_uri).map_err(|error| {
+            warn!(%error, "cannot start a login");
+            AppError::Unavailable
+        })?;
+        state
+            .web
+            .sessions
+            .set_pending(&id, Some(start.pending))
+            .await?;
+        Ok(with_cookie(see_other(&start.authorize_url), cookie))
+    }
+    .await;
+    result.unwrap_or_else(|error| state.error_page(error))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Callback {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// `GET /app/callback`: the provider sends the browser back here.
+pub(crate) async fn oidc_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Callback>, QueryRejection>,
+) -> Response {
+    let result = async {
+        let SignInMethod::Oidc { login, .. } = &state.web.method else {
+            return Err(AppError::NotFound);
+        };
+        let expired = AppError::BadRequest(
+            "This sign-in is no longer valid. Please start signing in again.",
+        );
+        let Some((id, session)) = state.session(&headers).await? else {
+            return Err(expired);
+        };
+        if session.customer.is_some() {
+            return Ok(state.redirect(""));
+        }
+        let Some(pending) = session.pending.clone() else {
+            return Err(expired);
+        };
+        // One callback per login, whatever it brings.
+        state.web.sessions.set_pending(&id, None).await?;
+        let Ok(Query(callback)) = query else {
+            return Err(expired);
+        };
+        if let Some(error) = callback.error.as_deref() {
+            info!(error = %error.chars().take(64).collect::<String>(), "login refused at the provider");
+            return Err(AppError::BadRequest(
+                "Sign-in was cancelled or refused. Please try again.",
+            ));
+        }
+        let (Some(code), Some(returned_state)) = (callback.code, callback.state) else {
+            return Err(expired);
+        };
+        let customer = match login
+            .complete_login(&pending, &returned_state, &code)
+            .await
+        {
+            Ok(customer) => customer,
+            Err(LoginError::Unavailable(reason)) => {
+                warn!(%reason, "login provider unavailable");
+                return Err(AppError::Unavailable);
+            }
+            Err(error) => {
+                warn!(%error, "login rejected");
+                return Err(AppError::BadRequest(
+                    "Sign-in could not be verified. Please start signing in again.",
+                ));
+            }
+        };
+        let unlocked = state.web.sign_in.signed_in(&customer).await?;
+        sign_in_as(&state, &id, &customer, unlocked).await
+    }
+    .await;
+    result.unwrap_or_else(|error| state.error_page(error))
+}
+
+/// `POST /app/sign-out`: delete the session (and sign out at the provider).
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        let csrf = form.as_ref().ok().and_then(|f| f.csrf.as_deref());
+        let (id, _) = posted_session(&state, &headers, csrf).await?;
+        state.web.sessions.delete_session(&id).await?;
+        let to = match &state.web.method {
+            SignInMethod::Oidc {
+                login,
+                post_logout_uri,
+                ..
+            } => see_other(&login.logout_url(post_logout_uri)),
+            SignInMethod::Passwordless => state.redirect("/sign-in?notice=signed-out"),
+        };
+        Ok(with_cookie(to, Some(state.removed_cookie())))
+    }
+    .await;
+    result.unwrap_or_else(|error: AppError| state.error_page(error))
+}
