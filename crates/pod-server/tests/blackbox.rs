@@ -581,6 +581,23 @@ async fn the_commands_manage_users_tokens_and_the_outbox() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_pod_serves_from_the_environment_under_a_base_path() {
+    let app = Spawn::default()
+        .env("POD_LISTEN", "127.0.0.1:0")
+        .env("POD_BASE_PATH", "/wt")
+        .start()
+        .await;
+    let get = |path: &str| app.client.get(app.url(path)).send();
+    assert_eq!(get("/wt/healthz").await.unwrap().status(), 200);
+    assert_eq!(get("/healthz").await.unwrap().status(), 404);
+    let token = app.token("demo").await;
+    let mut alexa =
+        Simulator::new(app.url("/wt/alexa"), app.dev_keys(), Some(token), None).expect("simulator");
+    let answer = alexa.say(ORDER).await.unwrap();
+    assert_eq!(speech(&answer), RECEIVED_EMAIL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_server_cleanly() {
     let app = TestApp::spawn().await;
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
