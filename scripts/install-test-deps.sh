@@ -5,9 +5,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
+# The browser test drives Debian's Chromium (no browser download).
+[[ -x /usr/bin/chromium ]] || need_apt+=(chromium)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if ((${#need_apt[@]})); then
   echo "installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# playwright-core, exactly as package-lock.json pins it.
+if ! (cd tests/browser && node -e '
+  const want = require("./package-lock.json").packages["node_modules/playwright-core"].version;
+  const have = require("./node_modules/playwright-core/package.json").version;
+  process.exit(want === have ? 0 : 1);' 2>/dev/null); then
+  echo "installing the browser test's npm packages"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -8,3 +8,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pod-target}"
 bash scripts/install-test-deps.sh
 
 cargo test --workspace --all-features --locked
+
+# The web app in a real browser (Debian's Chromium, playwright-core). The
+# cargo run above built the pod binary; the test builds it if it is missing.
+POD_BIN="$CARGO_TARGET_DIR/debug/pod" node tests/browser/web-app.mjs

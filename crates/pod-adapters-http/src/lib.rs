@@ -135,7 +135,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
     if let Some(web) = state.web.clone() {
-        router = router.nest("/app", app::router(state.clone(), web));
+        router = router.merge(app::router(state.clone(), web));
     }
     if config.serve_metrics {
         router = router.route("/metrics", get(render_metrics));

@@ -38,8 +38,21 @@ pub(crate) static STYLESHEET: LazyLock<Asset> =
 pub(crate) static SCRIPT: LazyLock<Asset> =
     LazyLock::new(|| asset("app", "js", JS, "text/javascript; charset=utf-8"));
 
+/// The tab icon: a tomato-red disc with a white "P", like the header's mark.
+const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\"><circle cx=\"16\" cy=\"16\" r=\"16\" fill=\"#b83a1e\"/><text x=\"16\" y=\"22\" font-family=\"system-ui,sans-serif\" font-size=\"17\" font-weight=\"700\" text-anchor=\"middle\" fill=\"#fff\">P</text></svg>";
+
 /// `GET /app/assets/{name}`.
 pub(crate) async fn serve(Path(name): Path<String>) -> Response {
+    if name == "icon.svg" {
+        return (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            ICON,
+        )
+            .into_response();
+    }
     for asset in [&*STYLESHEET, &*SCRIPT] {
         let plain = if asset.content_type.starts_with("text/css") {
             "app.css"

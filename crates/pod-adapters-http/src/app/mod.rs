@@ -377,23 +377,25 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// The `/app` router, its state already applied.
+/// The `/app` routes (full paths, to merge into the main router), their
+/// state already applied.
 pub(crate) fn router(http: HttpState, web: Arc<WebApp>) -> Router<HttpState> {
     let state = AppState { http, web };
     Router::new()
-        .route("/", get(pages::orders))
-        .route("/orders/clear", post(pages::clear))
-        .route("/profile", get(pages::profile))
-        .route("/privacy", get(pages::privacy))
-        .route("/sign-in", get(sign_in::page).post(sign_in::send_code))
-        .route("/sign-in/code", post(sign_in::enter_code))
-        .route("/sign-in/restart", post(sign_in::restart))
-        .route("/login", get(sign_in::oidc_login))
-        .route("/callback", get(sign_in::oidc_callback))
-        .route("/sign-out", post(sign_in::sign_out))
-        .route("/events", get(live::events))
-        .route("/assets/{name}", get(assets::serve))
-        .fallback(pages::not_found)
+        .route("/app", get(pages::orders))
+        .route("/app/", get(pages::orders))
+        .route("/app/orders/clear", post(pages::clear))
+        .route("/app/profile", get(pages::profile))
+        .route("/app/privacy", get(pages::privacy))
+        .route("/app/sign-in", get(sign_in::page).post(sign_in::send_code))
+        .route("/app/sign-in/code", post(sign_in::enter_code))
+        .route("/app/sign-in/restart", post(sign_in::restart))
+        .route("/app/login", get(sign_in::oidc_login))
+        .route("/app/callback", get(sign_in::oidc_callback))
+        .route("/app/sign-out", post(sign_in::sign_out))
+        .route("/app/events", get(live::events))
+        .route("/app/assets/{name}", get(assets::serve))
+        .route("/app/{*rest}", axum::routing::any(pages::not_found))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
