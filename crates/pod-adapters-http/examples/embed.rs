@@ -126,7 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         service,
         verifier,
         clock,
-        store,
+        store.clone(),
         Metrics::new(),
         HttpConfig::default(),
     );
@@ -154,5 +154,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    // Lets SQLite checkpoint its log; every write was durable already.
+    store.close().await;
     Ok(())
 }
