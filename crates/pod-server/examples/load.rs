@@ -21,7 +21,8 @@
 //!   their access tokens with the data folder's token key. Each account
 //!   sends at most `--codes-per-user` codes (default 100, matching
 //!   `POD_MAX_CODES_PER_HOUR=100`); then the user moves on to a new account,
-//!   so the per-account send limit never turns flows into refusals.
+//!   so the per-account send limit never turns flows into refusals. Against
+//!   a server with the default limit of 5, pass `--codes-per-user 5`.
 //! - signatures: requests are signed with the development Alexa CA in the
 //!   data folder (`POD_ALEXA_VERIFY=dev`, the embedded default). Signing
 //!   (RSA, about a millisecond) is Alexa's work: it is done before the
