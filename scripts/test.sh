@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pod-target}"
 
 bash scripts/install-test-deps.sh
 
-cargo test --workspace --all-features --locked
+cargo test --workspace --all-features --locked --no-fail-fast
 
 # The web app in a real browser (Debian's Chromium, playwright-core). The
 # cargo run above built the pod binary; the test builds it if it is missing.

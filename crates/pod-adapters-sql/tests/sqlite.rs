@@ -137,6 +137,7 @@ async fn open_creates_the_file_in_wal_mode_and_migrates() {
             "lockouts",
             "one_time_codes",
             "orders",
+            "sessions",
             "users"
         ]
     );
