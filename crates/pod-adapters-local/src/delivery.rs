@@ -238,7 +238,7 @@ impl CodeDelivery for Outbox {
     async fn deliver(&self, message: &CodeMessage<'_>) -> Result<(), DeliveryError> {
         let channel = message.destination.channel();
         let entry = OutboxEntry {
-            at: rfc3339(message.at),
+            at: message.at.to_rfc3339(),
             to: message.destination.address().to_owned(),
             channel: channel.as_str().to_owned(),
             code: message.code.expose().to_owned(),
@@ -248,7 +248,7 @@ impl CodeDelivery for Outbox {
                 CodePurpose::ConfirmOrder(id) => Some(id.as_str().to_owned()),
                 CodePurpose::SignIn => None,
             },
-            expires_at: rfc3339(message.expires_at),
+            expires_at: message.expires_at.to_rfc3339(),
             note: (channel == Channel::Sms).then(|| NO_SMS_GATEWAY.to_owned()),
         };
         let mut line = serde_json::to_string(&entry)
@@ -378,53 +378,5 @@ impl CodeDelivery for SmtpDelivery {
             .map_err(|e| DeliveryError::Smtp(e.to_string()))?;
         info!(to = %message.destination.masked(), "one-time code emailed");
         Ok(())
-    }
-}
-
-/// `2025-01-02T03:04:05.678Z` for a timestamp.
-pub(crate) fn rfc3339(at: Timestamp) -> String {
-    let millis = at.unix_millis();
-    let secs = millis.div_euclid(1000);
-    let ms = millis.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        tod / 3600,
-        tod % 3600 / 60,
-        tod % 60
-    )
-}
-
-/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_formats_utc_with_millis() {
-        for (millis, text) in [
-            (0, "1970-01-01T00:00:00.000Z"),
-            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
-            (1_735_787_045_678, "2025-01-02T03:04:05.678Z"),
-            (-1, "1969-12-31T23:59:59.999Z"),
-        ] {
-            assert_eq!(rfc3339(Timestamp::from_unix_millis(millis)), text);
-        }
     }
 }

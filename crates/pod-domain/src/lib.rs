@@ -17,6 +17,7 @@ mod customer;
 mod order;
 mod pizza;
 mod policy;
+mod rfc3339;
 mod time;
 
 pub use customer::{Channel, ContactPoints, CustomerId, Destination, InvalidCustomerId};

@@ -17,7 +17,6 @@ use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 
 use super::VerifyMode;
 use super::chain::SIGNING_CERT_DNS_NAME;
-use super::iso8601::year_of;
 
 /// The file holding the development CA certificate (PEM).
 pub const DEV_CA_CERT_FILE: &str = "pod-dev-ca-cert.pem";
@@ -125,7 +124,7 @@ impl DevSigningKeys {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| Timestamp::from_unix_millis(i64::try_from(d.as_millis()).unwrap_or(0)))
             .unwrap_or(Timestamp::EPOCH);
-        let year = i32::try_from(year_of(now)).unwrap_or(2026);
+        let year = i32::try_from(now.year()).unwrap_or(2026);
         let not_before = rcgen::date_time_ymd(year - 1, 1, 1);
         let not_after = rcgen::date_time_ymd(year + 10, 1, 1);
 
