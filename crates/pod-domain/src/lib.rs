@@ -13,6 +13,8 @@
 //! - [`ConfirmationPolicy`]: code lifetime, attempt limits, send rate, lockout.
 //! - [`CustomerLockout`]: consecutive failed attempts across orders.
 
+#![deny(clippy::disallowed_methods)]
+
 mod customer;
 mod order;
 mod pizza;

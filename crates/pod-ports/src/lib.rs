@@ -15,6 +15,8 @@
 //! With the `mock` feature every port has a `mockall` mock (`MockOrderStore`,
 //! ...) for service tests in other crates.
 
+#![deny(clippy::disallowed_methods)]
+
 mod codes;
 mod identity;
 mod service;
