@@ -139,11 +139,19 @@ async fn serve_command(serve: &ServeArgs, data: &DataArgs) -> anyhow::Result<()>
         settings.identity,
         crate::settings::IdentitySettings::Embedded
     ) {
+        // The simulator's default URL is the default address; name the URL
+        // only when the server listens elsewhere.
+        let url = if base == "http://127.0.0.1:7100" {
+            String::new()
+        } else {
+            format!(" --url {base}/alexa")
+        };
         eprintln!(
             "\npod is serving the embedded default at {base}\n\
-             \n  Alexa endpoint   {base}/alexa\n  JSON API         {base}/api/orders\n  health           {base}/healthz\n\
+             \n  Alexa endpoint   {base}/alexa\n  JSON API         {base}/api/orders\n  web app          {base}/app\n  health           {base}/healthz\n\
              \nTry a conversation from another terminal:\n\
-             \n  pod simulate --user demo \"get me a large pizza with pepperoni\"\n  pod outbox --last 1\n  pod simulate --user demo \"authorize 1234\"   (use the code from the outbox)\n"
+             \n  pod simulate{url} --user demo \"get me a large pizza with pepperoni\"\n  pod outbox --last 1\n  pod simulate{url} --user demo \"authorize 1234\"   (the code from the outbox)\n\
+             \nand watch it at {base}/app (sign in as demo with a code from the outbox).\n"
         );
     }
     app.run_until(shutdown_signal()).await
