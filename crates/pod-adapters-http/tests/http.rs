@@ -1178,3 +1178,62 @@ fn arbitrary_envelopes_never_panic_or_answer_5xx() {
         })
         .unwrap();
 }
+
+/// Everything written by a `tracing` subscriber at TRACE level.
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_carry_no_token_and_no_code_from_a_path() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // Global, not scoped: callsites that other tests of this binary met
+    // first, with no subscriber, would otherwise stay switched off. Only
+    // this test installs a subscriber; the others' lines land here too and
+    // must not leak either.
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let env = Env::new().await;
+    let demo = Some(env.demo.as_str());
+    let (status, _) = env
+        .api(
+            Method::POST,
+            "/api/orders",
+            demo,
+            Some(json!({"size": "large"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = env
+        .api(Method::POST, &format!("/api/authorize/{CODE}"), demo, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (speech, _) = env.say(demo, json!({"type": "LaunchRequest"})).await;
+    assert!(speech.starts_with("Welcome"));
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains(r#"route="/api/authorize/{code}""#),
+        "requests are traced by route:\n{text}"
+    );
+    assert!(
+        !text.contains(&format!("authorize/{CODE}")),
+        "the code in the path is not logged:\n{text}"
+    );
+    assert!(!text.contains(&env.demo), "the access token is not logged");
+}
