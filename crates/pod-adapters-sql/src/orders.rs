@@ -45,6 +45,29 @@ struct OrderColumns<'a> {
 }
 
 impl<'a> OrderColumns<'a> {
+    /// Binds the columns as `$1` to `$15`, in the order of the table.
+    fn bind_all(
+        self,
+        query: sqlx::query::Query<'a, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'a>>,
+    ) -> sqlx::query::Query<'a, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'a>> {
+        query
+            .bind(self.id)
+            .bind(self.customer_id)
+            .bind(self.size)
+            .bind(self.toppings)
+            .bind(self.placed_at)
+            .bind(self.version)
+            .bind(self.state)
+            .bind(self.channel)
+            .bind(self.masked_destination)
+            .bind(self.sent_at)
+            .bind(self.expires_at)
+            .bind(self.failed_attempts)
+            .bind(self.confirmed_at)
+            .bind(self.cancelled_at)
+            .bind(self.cancel_reason)
+    }
+
     fn of(order: &'a Order) -> Result<Self, StoreError> {
         let toppings: Vec<&str> = order.pizza().toppings().iter().map(|t| t.name()).collect();
         let mut columns = OrderColumns {
@@ -180,27 +203,12 @@ impl OrderStore for SqlStore {
         let c = OrderColumns::of(order)?;
         // A duplicate id or a second pending order for the customer violates
         // the primary key or the partial unique index: a conflict.
-        sqlx::query(
+        c.bind_all(sqlx::query(
             "INSERT INTO orders (id, customer_id, size, toppings, placed_at, version, state, \
                  channel, masked_destination, sent_at, expires_at, failed_attempts, \
                  confirmed_at, cancelled_at, cancel_reason) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(c.id)
-        .bind(c.customer_id)
-        .bind(c.size)
-        .bind(c.toppings)
-        .bind(c.placed_at)
-        .bind(c.version)
-        .bind(c.state)
-        .bind(c.channel)
-        .bind(c.masked_destination)
-        .bind(c.sent_at)
-        .bind(c.expires_at)
-        .bind(c.failed_attempts)
-        .bind(c.confirmed_at)
-        .bind(c.cancelled_at)
-        .bind(c.cancel_reason)
+        ))
         .execute(&self.pool)
         .await
         .map_err(write_error)?;
@@ -215,32 +223,18 @@ impl OrderStore for SqlStore {
         };
         // Compare-and-swap on the version: of two updates made from the same
         // read exactly one matches the row.
-        let done = sqlx::query(
-            "UPDATE orders SET customer_id = $2, size = $3, toppings = $4, placed_at = $5, \
+        let done = c
+            .bind_all(sqlx::query(
+                "UPDATE orders SET customer_id = $2, size = $3, toppings = $4, placed_at = $5, \
                  version = $6, state = $7, channel = $8, masked_destination = $9, sent_at = $10, \
                  expires_at = $11, failed_attempts = $12, confirmed_at = $13, \
                  cancelled_at = $14, cancel_reason = $15 \
              WHERE id = $1 AND version = $16",
-        )
-        .bind(c.id)
-        .bind(c.customer_id)
-        .bind(c.size)
-        .bind(c.toppings)
-        .bind(c.placed_at)
-        .bind(c.version)
-        .bind(c.state)
-        .bind(c.channel)
-        .bind(c.masked_destination)
-        .bind(c.sent_at)
-        .bind(c.expires_at)
-        .bind(c.failed_attempts)
-        .bind(c.confirmed_at)
-        .bind(c.cancelled_at)
-        .bind(c.cancel_reason)
-        .bind(expected)
-        .execute(&self.pool)
-        .await
-        .map_err(write_error)?;
+            ))
+            .bind(expected)
+            .execute(&self.pool)
+            .await
+            .map_err(write_error)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict);
         }

@@ -1,7 +1,7 @@
 //! What the skill says: one request envelope in, one response envelope out.
 //! The words live here, apart from verification and transport.
 
-use pod_domain::{MAX_TOPPINGS, Order, Pizza, PizzaError, Topping};
+use pod_domain::{CustomerId, MAX_TOPPINGS, Order, Pizza, PizzaError, Topping};
 use pod_ports::{ConfirmOutcome, OneTimeCode, OrderingService, PlaceOutcome, ServiceError};
 use tracing::{info, warn};
 
@@ -99,10 +99,9 @@ async fn order(
     envelope: &RequestEnvelope,
     intent: &Intent,
 ) -> ResponseEnvelope {
-    let customer = match service.customer_for_token(envelope.access_token()).await {
-        Ok(Some(customer)) => customer,
-        Ok(None) => return not_linked(metrics),
-        Err(error) => return unavailable(metrics, &error),
+    let customer = match linked_customer(service, metrics, envelope).await {
+        Ok(customer) => customer,
+        Err(answer) => return answer,
     };
     let pizza = match Pizza::from_spoken(intent.slot("Size"), intent.slot("Toppings")) {
         Ok(pizza) => pizza,
@@ -161,10 +160,9 @@ async fn authorize(
     envelope: &RequestEnvelope,
     intent: &Intent,
 ) -> ResponseEnvelope {
-    let customer = match service.customer_for_token(envelope.access_token()).await {
-        Ok(Some(customer)) => customer,
-        Ok(None) => return not_linked(metrics),
-        Err(error) => return unavailable(metrics, &error),
+    let customer = match linked_customer(service, metrics, envelope).await {
+        Ok(customer) => customer,
+        Err(answer) => return answer,
     };
     let Some(code) = intent
         .slot("Code")
@@ -232,6 +230,20 @@ async fn authorize(
         }
         Ok(_) => ResponseEnvelope::tell("Sorry, something unexpected happened. Please try again."),
         Err(error) => unavailable(metrics, &error),
+    }
+}
+
+/// The customer the request's access token belongs to, or the answer for a
+/// missing, invalid or expired token (the LinkAccount card) or an outage.
+async fn linked_customer(
+    service: &OrderingService,
+    metrics: &Metrics,
+    envelope: &RequestEnvelope,
+) -> Result<CustomerId, ResponseEnvelope> {
+    match service.customer_for_token(envelope.access_token()).await {
+        Ok(Some(customer)) => Ok(customer),
+        Ok(None) => Err(not_linked(metrics)),
+        Err(error) => Err(unavailable(metrics, &error)),
     }
 }
 
