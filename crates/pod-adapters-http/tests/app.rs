@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -25,50 +24,15 @@ use pod_adapters_local::{
 use pod_adapters_sql::SqlStore;
 use pod_domain::{ConfirmationPolicy, CustomerId, Pizza, PizzaSize, Timestamp, Topping};
 use pod_ports::{
-    Clock, CodeGenerator, OneTimeCode, OrderStore, OrderingService, Passwordless, Ports,
-    SignInService, WebLogin,
+    OneTimeCode, OrderStore, OrderingService, Passwordless, Ports, SignInService, WebLogin,
 };
 use serde_json::json;
 use tower::ServiceExt;
+
+mod support;
+use support::{CODE, FixedCode, TestClock, WRONG};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// The code every test draws.
-const CODE: &str = "4321";
-const WRONG: &str = "1234";
-
-#[derive(Debug)]
-struct TestClock(AtomicI64);
-
-impl TestClock {
-    fn new() -> Arc<Self> {
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis();
-        Arc::new(TestClock(AtomicI64::new(i64::try_from(millis).unwrap())))
-    }
-
-    fn advance(&self, by: Duration) {
-        self.0
-            .fetch_add(i64::try_from(by.as_millis()).unwrap(), Ordering::SeqCst);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
-    }
-}
-
-#[derive(Debug)]
-struct FixedCode;
-
-impl CodeGenerator for FixedCode {
-    fn generate(&self, _digits: u32) -> OneTimeCode {
-        OneTimeCode::parse(CODE).unwrap()
-    }
-}
 
 struct Env {
     router: Router,

@@ -8,8 +8,7 @@
 //! requests with development keys.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -26,59 +25,23 @@ use pod_adapters_local::{
 use pod_adapters_sql::SqlStore;
 use pod_domain::{ConfirmationPolicy, ContactPoints, CustomerId, Timestamp};
 use pod_ports::{
-    AccessTokens, Clock, CodeError, CodeGenerator, CustomerDirectory, MockAccessTokens,
-    MockCustomerDirectory, MockOneTimeCodes, MockOrderStore, OneTimeCode, OneTimeCodes, OrderStore,
-    OrderingService, Ports, StoreError, TokenError,
+    AccessTokens, Clock, CodeError, CustomerDirectory, MockAccessTokens, MockCustomerDirectory,
+    MockOneTimeCodes, MockOrderStore, OneTimeCodes, OrderStore, OrderingService, Ports, StoreError,
+    TokenError,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod support;
+use support::{CODE, FixedCode, TestClock, WRONG};
+
 const WELCOME: &str = "Welcome to Pizza on Demand. How can I help you?";
 const RECEIVED_EMAIL: &str = "I have received your pizza request. Authorize the transaction using the code received in your email.";
 const RECEIVED_PHONE: &str = "I have received your pizza request. Authorize the transaction using the code received in your phone.";
-/// The code every test draws.
-const CODE: &str = "4321";
-const WRONG: &str = "1234";
 const SKILL: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 
 // ------------------------------------------------------------- harness
-
-/// A clock the test moves by hand, starting at the real time (so that
-/// development certificates made now are valid) and then standing still.
-#[derive(Debug)]
-struct TestClock(AtomicI64);
-
-impl TestClock {
-    fn new() -> Arc<Self> {
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis();
-        Arc::new(TestClock(AtomicI64::new(i64::try_from(millis).unwrap())))
-    }
-
-    fn advance(&self, by: Duration) {
-        self.0
-            .fetch_add(i64::try_from(by.as_millis()).unwrap(), Ordering::SeqCst);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
-    }
-}
-
-/// Always draws [`CODE`].
-#[derive(Debug)]
-struct FixedCode;
-
-impl CodeGenerator for FixedCode {
-    fn generate(&self, _digits: u32) -> OneTimeCode {
-        OneTimeCode::parse(CODE).unwrap()
-    }
-}
 
 /// Ports to put in place of the real ones.
 #[derive(Default)]
