@@ -9,7 +9,7 @@
 //! `OrderingService` with the confirmation policy, one-time codes (OS
 //! CSPRNG, HMAC hash) and every SQL statement on `SqlStore` over
 //! `sqlite::memory:`. Not covered: TCP and HTTP/1 framing (see the load
-//! driver in `crates/pod-server/examples/load.rs`) and fsync (an in-memory
+//! driver in `pod-server/examples/load.rs`) and fsync (an in-memory
 //! database never syncs; the file database does on every commit).
 //!
 //! Two things differ from `pod serve`, both outside the timed calls:

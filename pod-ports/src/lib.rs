@@ -5,7 +5,7 @@
 //! `Arc<dyn Port>`) named for what the service needs from the outside world:
 //! who a token belongs to ([`AccessTokens`]), how to reach a customer
 //! ([`CustomerDirectory`]), sending and checking one-time codes
-//! ([`OneTimeCodes`]), keeping orders ([`OrderStore`]), telling watchers
+//! ([`OneTimeCodes`]), keeping accounts and orders ([`AccountStore`]), telling watchers
 //! ([`OrderEvents`]), the time and ids ([`Clock`], [`OrderIds`]), the web
 //! app's sessions ([`SessionStore`]) and its OpenID Connect login
 //! ([`WebLogin`]). Adapters in other crates implement them; `pod-server`
@@ -13,7 +13,10 @@
 //! with the same code limits as voice ordering.
 //!
 //! With the `mock` feature every port has a `mockall` mock (`MockOrderStore`,
-//! ...) for service tests in other crates.
+//! ...) for service tests in other crates. With the `testing` feature,
+//! [`testing`] has an in-memory [`AccountStore`], the store contract suite
+//! every store adapter runs, and small test doubles (a manual clock, fixed
+//! ids).
 
 #![deny(clippy::disallowed_methods)]
 
@@ -24,16 +27,20 @@ mod sessions;
 mod sign_in;
 mod store;
 mod system;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
-pub use codes::{CodeError, CodeGenerator, CodePurpose, InvalidCode, OneTimeCode, OneTimeCodes};
+pub use codes::{
+    CodeError, CodeGenerator, CodePurpose, InvalidCode, NewCode, OneTimeCode, OneTimeCodes,
+};
 pub use identity::{AccessTokens, CustomerDirectory, DirectoryError, TokenError};
 pub use service::{ConfirmOutcome, OrderingService, PlaceOutcome, Ports, ServiceError};
 pub use sessions::{Session, SessionId, SessionStore};
 pub use sign_in::{
     CodeOutcome, LoginError, LoginRedirect, Passwordless, SignInService, StartOutcome, WebLogin,
 };
-pub use store::{CodeRecord, CodeStore, LocalUser, OrderStore, StoreError, UserStore};
-pub use system::{Clock, OrderEvents, OrderIds};
+pub use store::{AccountStore, LocalUser, StoreError, UserStore};
+pub use system::{Clock, OrderEvents, OrderIds, StoreTelemetry};
 
 #[cfg(any(test, feature = "mock"))]
 pub use codes::{MockCodeGenerator, MockOneTimeCodes};
@@ -44,7 +51,7 @@ pub use sessions::MockSessionStore;
 #[cfg(any(test, feature = "mock"))]
 pub use sign_in::MockWebLogin;
 #[cfg(any(test, feature = "mock"))]
-pub use store::{MockCodeStore, MockOrderStore, MockUserStore};
+pub use store::{MockAccountStore, MockUserStore};
 #[cfg(any(test, feature = "mock"))]
 pub use system::{MockClock, MockOrderEvents, MockOrderIds};
 

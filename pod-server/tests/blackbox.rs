@@ -6,7 +6,7 @@
 //! The exhaustive request-verification cases (the eight certificate-URL
 //! cases, expired and not-yet-valid certificates, no SAN, untrusted roots,
 //! Amazon's real chains at pinned times) live in
-//! `crates/pod-adapters-http/tests/verify.rs`; here each kind of rejection
+//! `pod-adapters-http/tests/verify.rs`; here each kind of rejection
 //! is shown once through the real server, with no order touched.
 
 mod support;

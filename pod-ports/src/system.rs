@@ -24,3 +24,11 @@ pub trait OrderEvents: Send + Sync {
     /// from the store, so publishing never fails an order.
     async fn publish(&self, event: OrderEvent);
 }
+
+/// Where a store reports how its writes went, for metrics. Implemented by
+/// whoever exports metrics (the HTTP adapter's Prometheus registry).
+pub trait StoreTelemetry: Send + Sync {
+    /// One transaction was committed (fsynced) holding `commits` account
+    /// changes (refused ones included), after `duration`.
+    fn commit_batch(&self, commits: usize, duration: std::time::Duration);
+}

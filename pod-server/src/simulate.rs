@@ -17,7 +17,7 @@ use crate::settings::DataArgs;
 
 /// The skill's interaction model, the same file the Alexa console imports.
 pub const INTERACTION_MODEL: &str =
-    include_str!("../../../skill-package/interactionModels/custom/en-US.json");
+    include_str!("../../skill-package/interactionModels/custom/en-US.json");
 
 /// The skill id the simulator sends when `POD_SKILL_ID` is not set.
 pub const DEV_SKILL_ID: &str = "amzn1.ask.skill.00000000-0000-0000-0000-000000000000";

@@ -48,7 +48,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// let reads run beside a write (WAL mode).
 const MAX_CONNECTIONS: u32 = 8;
 
-/// The migrations in `crates/pod-adapters-sql/migrations/`, embedded.
+/// The migrations in `pod-adapters-sql/migrations/`, embedded.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 /// pod's SQL store: orders, counters, users and one-time codes.

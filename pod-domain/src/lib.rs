@@ -11,10 +11,12 @@
 //! - [`Pizza`], [`PizzaSize`], [`Topping`]: parsed from what a person says.
 //! - [`Order`] and its [`OrderState`]: the confirm state machine.
 //! - [`ConfirmationPolicy`]: code lifetime, attempt limits, send rate, lockout.
-//! - [`CustomerLockout`]: consecutive failed attempts across orders.
+//! - [`Account`]: one customer's pending order, codes, send logs and lock,
+//!   changed only by pure transitions that return a [`Change`] to commit.
 
 #![deny(clippy::disallowed_methods)]
 
+mod account;
 mod customer;
 mod order;
 mod pizza;
@@ -22,11 +24,15 @@ mod policy;
 mod rfc3339;
 mod time;
 
+pub use account::{
+    Account, AccountRecord, Change, CodeDigest, ConfirmResult, InvalidAccount, Lockout,
+    OrderCodeStep, Placed, SendLog, SendRefusal, SignInCode, SignInResult, SignInStep, Stale,
+};
 pub use customer::{Channel, ContactPoints, CustomerId, Destination, InvalidCustomerId};
 pub use order::{
     AwaitingCode, CancelReason, CodeCheck, ConfirmStep, Order, OrderError, OrderEvent, OrderId,
     OrderState, Transition,
 };
 pub use pizza::{MAX_TOPPINGS, Pizza, PizzaError, PizzaSize, Topping};
-pub use policy::{ConfirmationPolicy, CustomerLockout, PolicyError};
+pub use policy::{ConfirmationPolicy, PolicyError};
 pub use time::Timestamp;

@@ -295,7 +295,7 @@ pub struct Transition {
 
 impl Order {
     /// A new order whose code was just sent to `destination` at `now`.
-    pub fn place(
+    pub(crate) fn place(
         id: OrderId,
         customer: CustomerId,
         pizza: Pizza,
@@ -393,7 +393,7 @@ impl Order {
     /// cancels the order when it reaches the policy's attempt limit; a
     /// provider's `Expired` or `Locked` cancels it. On a confirmed or
     /// cancelled order this is an error and nothing changes.
-    pub fn check_code(
+    pub(crate) fn check_code(
         &self,
         check: CodeCheck,
         now: Timestamp,
@@ -445,7 +445,7 @@ impl Order {
 
     /// Cancels an awaiting order for `reason` at `now`. An error on a
     /// confirmed or cancelled order, which stays as it was.
-    pub fn cancel(
+    pub(crate) fn cancel(
         &self,
         reason: CancelReason,
         now: Timestamp,

@@ -1,7 +1,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use pod_domain::{CodeCheck, CustomerId, Destination, OrderId};
+use pod_domain::{CodeCheck, CodeDigest, CustomerId, Destination, OrderId};
 
 /// A one-time code as spoken or typed: 4 to 8 ASCII digits. Its `Debug`
 /// output hides the digits so that a code never reaches a log by accident.
@@ -74,29 +74,58 @@ pub enum CodeError {
     Unavailable(String),
 }
 
-/// Sends one-time codes and checks them.
+/// A code just drawn for a purpose: what the account keeps, and what goes
+/// to the customer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewCode {
+    /// The digest the account keeps, when pod checks codes itself; `None`
+    /// when the provider keeps and checks its own codes (Auth0).
+    pub digest: Option<CodeDigest>,
+    /// The code to deliver, when pod draws codes itself.
+    pub code: Option<OneTimeCode>,
+}
+
+impl fmt::Debug for NewCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewCode")
+            .field("digest", &self.digest)
+            .field("code", &self.code)
+            .finish()
+    }
+}
+
+/// Draws, delivers and compares one-time codes. It keeps no state of its
+/// own about attempts or expiry: the [`Account`](pod_domain::Account) does,
+/// so that every rule is decided in one atomic step.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait OneTimeCodes: Send + Sync {
-    /// Sends a fresh code for `purpose` to `destination`, replacing any code
-    /// sent earlier for the same customer and purpose kind.
-    async fn send_code(
+    /// Draws a fresh code for `purpose`, before the account change that
+    /// records it is committed.
+    fn issue(&self, customer: &CustomerId, purpose: &CodePurpose) -> NewCode;
+
+    /// Sends the code to `destination`, after the change that records it is
+    /// committed (so a code never arrives for an order that is not stored).
+    async fn deliver(
         &self,
         customer: &CustomerId,
         destination: &Destination,
         purpose: &CodePurpose,
+        code: &NewCode,
     ) -> Result<(), CodeError>;
 
-    /// Checks a spoken code against the one last sent for the customer and
-    /// purpose. [`CodeCheck::Invalid`] for a wrong code, [`CodeCheck::Expired`]
-    /// past its lifetime, [`CodeCheck::Locked`] when the provider allows no
-    /// more attempts. A valid code is used up.
-    async fn verify_code(
+    /// Compares a spoken code with the one issued for `purpose`, whose
+    /// digest the account kept (`None` when the provider checks). Never
+    /// called while the account refuses checks.
+    /// [`CodeCheck::Invalid`] for a wrong code; a provider may also answer
+    /// [`CodeCheck::Expired`] or [`CodeCheck::Locked`].
+    async fn check(
         &self,
         customer: &CustomerId,
         destination: &Destination,
         purpose: &CodePurpose,
-        code: &OneTimeCode,
+        digest: Option<CodeDigest>,
+        spoken: &OneTimeCode,
     ) -> Result<CodeCheck, CodeError>;
 }
 

@@ -1,0 +1,212 @@
+//! Test doubles shared by every crate's tests (the `testing` feature): an
+//! in-memory [`AccountStore`], a wrapper that counts store round trips, a
+//! clock the test moves, sequential order ids, and the store contract suite
+//! that every [`AccountStore`] adapter runs ([`account_store_contract!`]).
+//!
+//! [`account_store_contract!`]: crate::account_store_contract
+
+pub mod contract;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pod_domain::{Account, Change, CustomerId, Order, OrderId, OrderState, Timestamp};
+
+use crate::{AccountStore, Clock, OrderIds, StoreError};
+
+/// An [`AccountStore`] in memory, with the same contract as the SQL one:
+/// a commit applies only at the expected version, all of it or nothing.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<MemoryState>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    accounts: HashMap<CustomerId, Account>,
+    orders: HashMap<OrderId, Order>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn load_account(&self, customer: &CustomerId) -> Result<Account, StoreError> {
+        Ok(self
+            .state()
+            .accounts
+            .get(customer)
+            .cloned()
+            .unwrap_or_else(|| Account::new(customer.clone())))
+    }
+
+    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let account = change.account();
+        let stored = state
+            .accounts
+            .get(account.customer())
+            .map_or(0, Account::version);
+        if stored != change.expected_version() {
+            return Err(StoreError::Conflict);
+        }
+        for order in change.orders() {
+            if order.customer() != account.customer() {
+                return Err(StoreError::Conflict);
+            }
+        }
+        state
+            .accounts
+            .insert(account.customer().clone(), account.clone());
+        for order in change.orders() {
+            state.orders.insert(order.id().clone(), order.clone());
+        }
+        Ok(())
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        Ok(self.state().orders.get(id).cloned())
+    }
+
+    async fn orders_of(&self, customer: &CustomerId) -> Result<Vec<Order>, StoreError> {
+        let mut orders: Vec<Order> = self
+            .state()
+            .orders
+            .values()
+            .filter(|o| o.customer() == customer)
+            .cloned()
+            .collect();
+        orders.sort_by(|a, b| (b.placed_at(), b.id()).cmp(&(a.placed_at(), a.id())));
+        Ok(orders)
+    }
+
+    async fn clear_confirmed(&self, customer: &CustomerId) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        let before = state.orders.len();
+        state.orders.retain(|_, o| {
+            o.customer() != customer || !matches!(o.state(), OrderState::Confirmed { .. })
+        });
+        Ok((before - state.orders.len()) as u64)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Wraps an [`AccountStore`] and counts the round trips made through it.
+#[derive(Debug)]
+pub struct CountingStore<S> {
+    inner: S,
+    loads: AtomicUsize,
+    commits: AtomicUsize,
+    other_reads: AtomicUsize,
+}
+
+/// Round trips counted by a [`CountingStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RoundTrips {
+    /// `load_account` calls.
+    pub loads: usize,
+    /// `commit` calls (refused ones included).
+    pub commits: usize,
+    /// Every other read (`order`, `orders_of`).
+    pub other_reads: usize,
+}
+
+impl<S> CountingStore<S> {
+    /// Counts the calls made to `inner`.
+    pub fn new(inner: S) -> Self {
+        CountingStore {
+            inner,
+            loads: AtomicUsize::new(0),
+            commits: AtomicUsize::new(0),
+            other_reads: AtomicUsize::new(0),
+        }
+    }
+
+    /// The calls so far, and starts counting from zero again.
+    pub fn take(&self) -> RoundTrips {
+        RoundTrips {
+            loads: self.loads.swap(0, Ordering::SeqCst),
+            commits: self.commits.swap(0, Ordering::SeqCst),
+            other_reads: self.other_reads.swap(0, Ordering::SeqCst),
+        }
+    }
+}
+
+#[async_trait]
+impl<S: AccountStore> AccountStore for CountingStore<S> {
+    async fn load_account(&self, customer: &CustomerId) -> Result<Account, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load_account(customer).await
+    }
+
+    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        self.inner.commit(change).await
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        self.other_reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.order(id).await
+    }
+
+    async fn orders_of(&self, customer: &CustomerId) -> Result<Vec<Order>, StoreError> {
+        self.other_reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.orders_of(customer).await
+    }
+
+    async fn clear_confirmed(&self, customer: &CustomerId) -> Result<u64, StoreError> {
+        self.inner.clear_confirmed(customer).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+}
+
+/// A clock that moves only when the test moves it.
+#[derive(Debug)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    /// A clock showing `start`.
+    pub fn starting_at(start: Timestamp) -> Arc<Self> {
+        Arc::new(ManualClock(AtomicU64::new(start.unix_millis() as u64)))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst) as i64)
+    }
+}
+
+/// Order ids `o1`, `o2`, ... in the order asked for.
+#[derive(Debug, Default)]
+pub struct SequentialIds(AtomicU64);
+
+impl OrderIds for SequentialIds {
+    fn new_order_id(&self) -> OrderId {
+        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        OrderId::parse(format!("o{n}")).unwrap_or_else(|_| unreachable!("o<n> is a valid id"))
+    }
+}
