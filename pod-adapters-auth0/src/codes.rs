@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pod_domain::{Channel, CodeCheck, CustomerId, Destination};
-use pod_ports::{CodeError, CodePurpose, OneTimeCode, OneTimeCodes};
+use pod_domain::{Channel, CodeCheck, CodeDigest, CustomerId, Destination};
+use pod_ports::{CodeError, CodePurpose, NewCode, OneTimeCode, OneTimeCodes};
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -99,11 +99,20 @@ fn refusal(description: &str) -> CodeCheck {
 
 #[async_trait]
 impl OneTimeCodes for Auth0Codes {
-    async fn send_code(
+    fn issue(&self, _customer: &CustomerId, _purpose: &CodePurpose) -> NewCode {
+        // Auth0 draws, keeps and checks its own codes.
+        NewCode {
+            digest: None,
+            code: None,
+        }
+    }
+
+    async fn deliver(
         &self,
         customer: &CustomerId,
         destination: &Destination,
         _purpose: &CodePurpose,
+        _code: &NewCode,
     ) -> Result<(), CodeError> {
         let config = &self.config;
         let connection = destination.channel().as_str();
@@ -136,11 +145,12 @@ impl OneTimeCodes for Auth0Codes {
         }
     }
 
-    async fn verify_code(
+    async fn check(
         &self,
         customer: &CustomerId,
         destination: &Destination,
         _purpose: &CodePurpose,
+        _digest: Option<CodeDigest>,
         code: &OneTimeCode,
     ) -> Result<CodeCheck, CodeError> {
         let config = &self.config;

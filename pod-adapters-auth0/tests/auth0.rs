@@ -20,6 +20,12 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
 
+/// Auth0 draws its own codes: pod hands nothing to deliver.
+const NO_CODE: pod_ports::NewCode = pod_ports::NewCode {
+    digest: None,
+    code: None,
+};
+
 const DOMAIN: &str = "tenant.auth0.test";
 const API: &str = "https://pod.example/api";
 const CLIENT_ID: &str = "client-123";
@@ -540,7 +546,7 @@ async fn fifty_orders_cost_one_management_token_and_one_lookup() {
             .unwrap();
         adapters
             .codes
-            .send_code(&alice, &destination, &purpose())
+            .deliver(&alice, &destination, &purpose(), &NO_CODE)
             .await
             .unwrap();
     }
@@ -908,7 +914,7 @@ async fn sending_codes_maps_auth0_answers() {
         let adapters = hs_adapters(&server, ManualClock::new());
         let got = adapters
             .codes
-            .send_code(&customer(ALICE), &Destination::sms("+15550100"), &purpose())
+            .deliver(&customer(ALICE), &Destination::sms("+15550100"), &purpose(), &NO_CODE)
             .await;
         assert_eq!(got, want, "{status}");
         assert!(!format!("{got:?}").contains(CLIENT_SECRET));
@@ -928,11 +934,7 @@ async fn email_codes_go_to_the_email_connection() {
     let adapters = hs_adapters(&server, ManualClock::new());
     adapters
         .codes
-        .send_code(
-            &customer(ALICE),
-            &Destination::email("alice@example.com"),
-            &purpose(),
-        )
+        .deliver(&customer(ALICE), &Destination::email("alice@example.com"), &purpose(), &NO_CODE)
         .await
         .unwrap();
 }
@@ -1058,12 +1060,7 @@ async fn verifying_codes_maps_auth0_answers() {
         let adapters = hs_adapters(&server, ManualClock::new());
         let got = adapters
             .codes
-            .verify_code(
-                &customer(ALICE),
-                &Destination::sms("+15550100"),
-                &purpose(),
-                &code("1234"),
-            )
+            .check(&customer(ALICE), &Destination::sms("+15550100"), &purpose(), None, &code("1234"))
             .await;
         match want {
             Ok(check) => assert_eq!(got, Ok(check), "{name}"),
@@ -1094,12 +1091,7 @@ async fn rs256_id_tokens_are_verified_with_the_jwks() {
         Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, ManualClock::new())).unwrap();
     let got = adapters
         .codes
-        .verify_code(
-            &customer(ALICE),
-            &Destination::email("a@x.com"),
-            &purpose(),
-            &code("5555"),
-        )
+        .check(&customer(ALICE), &Destination::email("a@x.com"), &purpose(), None, &code("5555"))
         .await;
     assert_eq!(got, Ok(CodeCheck::Valid));
 }
@@ -1123,12 +1115,7 @@ async fn slow_auth0_is_unavailable_within_the_budget() {
     let started = std::time::Instant::now();
     let got = adapters
         .codes
-        .verify_code(
-            &customer(ALICE),
-            &Destination::sms("+15550100"),
-            &purpose(),
-            &code("1234"),
-        )
+        .check(&customer(ALICE), &Destination::sms("+15550100"), &purpose(), None, &code("1234"))
         .await;
     assert!(matches!(got, Err(CodeError::Unavailable(_))), "{got:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -1149,7 +1136,7 @@ async fn place(adapters: &Auth0Adapters, who: &CustomerId) {
         .unwrap();
     adapters
         .codes
-        .send_code(who, &destination, &purpose())
+        .deliver(who, &destination, &purpose(), &NO_CODE)
         .await
         .unwrap();
 }
@@ -1160,7 +1147,7 @@ async fn confirm(adapters: &Auth0Adapters, who: &CustomerId) -> CodeCheck {
     let destination = Destination::sms(contacts.phone.unwrap());
     adapters
         .codes
-        .verify_code(who, &destination, &purpose(), &code("1234"))
+        .check(who, &destination, &purpose(), None, &code("1234"))
         .await
         .unwrap()
 }
@@ -1404,7 +1391,7 @@ async fn the_fake_sends_and_verifies_codes_like_auth0() {
     assert_eq!(auth0.user(ALICE).unwrap().linked.len(), 1);
     adapters
         .codes
-        .send_code(&alice, &sms, &purpose())
+        .deliver(&alice, &sms, &purpose(), &NO_CODE)
         .await
         .unwrap();
     let sent = auth0.last_code("+15550199").unwrap();
@@ -1414,14 +1401,14 @@ async fn the_fake_sends_and_verifies_codes_like_auth0() {
     assert_eq!(
         adapters
             .codes
-            .verify_code(&alice, &sms, &purpose(), &code(wrong))
+            .check(&alice, &sms, &purpose(), None, &code(wrong))
             .await,
         Ok(CodeCheck::Invalid)
     );
     assert_eq!(
         adapters
             .codes
-            .verify_code(&alice, &sms, &purpose(), &code(&sent))
+            .check(&alice, &sms, &purpose(), None, &code(&sent))
             .await,
         Ok(CodeCheck::Valid)
     );
@@ -1429,7 +1416,7 @@ async fn the_fake_sends_and_verifies_codes_like_auth0() {
     assert_eq!(
         adapters
             .codes
-            .verify_code(&alice, &sms, &purpose(), &code(&sent))
+            .check(&alice, &sms, &purpose(), None, &code(&sent))
             .await,
         Ok(CodeCheck::Invalid)
     );
@@ -1437,7 +1424,7 @@ async fn the_fake_sends_and_verifies_codes_like_auth0() {
     // Three wrong codes lock the next code; an expired one is expired.
     adapters
         .codes
-        .send_code(&alice, &sms, &purpose())
+        .deliver(&alice, &sms, &purpose(), &NO_CODE)
         .await
         .unwrap();
     let sent = auth0.last_code("+15550199").unwrap();
@@ -1445,20 +1432,20 @@ async fn the_fake_sends_and_verifies_codes_like_auth0() {
     for _ in 0..3 {
         adapters
             .codes
-            .verify_code(&alice, &sms, &purpose(), &code(wrong))
+            .check(&alice, &sms, &purpose(), None, &code(wrong))
             .await
             .unwrap();
     }
     assert_eq!(
         adapters
             .codes
-            .verify_code(&alice, &sms, &purpose(), &code(&sent))
+            .check(&alice, &sms, &purpose(), None, &code(&sent))
             .await,
         Ok(CodeCheck::Locked)
     );
     adapters
         .codes
-        .send_code(&alice, &sms, &purpose())
+        .deliver(&alice, &sms, &purpose(), &NO_CODE)
         .await
         .unwrap();
     auth0.expire_codes();
@@ -1466,7 +1453,7 @@ async fn the_fake_sends_and_verifies_codes_like_auth0() {
     assert_eq!(
         adapters
             .codes
-            .verify_code(&alice, &sms, &purpose(), &code(&sent))
+            .check(&alice, &sms, &purpose(), None, &code(&sent))
             .await,
         Ok(CodeCheck::Expired)
     );
@@ -1509,14 +1496,14 @@ async fn the_fake_serves_rs256_access_tokens_and_unknown_users() {
         .unwrap();
     adapters
         .codes
-        .send_code(&bob, &email, &purpose())
+        .deliver(&bob, &email, &purpose(), &NO_CODE)
         .await
         .unwrap();
     let sent = auth0.last_code("bob@example.com").unwrap();
     assert_eq!(
         adapters
             .codes
-            .verify_code(&bob, &email, &purpose(), &code(&sent))
+            .check(&bob, &email, &purpose(), None, &code(&sent))
             .await,
         Ok(CodeCheck::Valid)
     );

@@ -29,7 +29,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pod_ports::{Clock, OrderStore, OrderingService};
+use pod_ports::{AccountStore, Clock, OrderingService};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -73,7 +73,7 @@ struct Inner {
     service: OrderingService,
     verifier: RequestVerifier,
     clock: Arc<dyn Clock>,
-    store: Arc<dyn OrderStore>,
+    store: Arc<dyn AccountStore>,
     metrics: Metrics,
     config: HttpConfig,
 }
@@ -86,7 +86,7 @@ impl HttpState {
         service: OrderingService,
         verifier: RequestVerifier,
         clock: Arc<dyn Clock>,
-        store: Arc<dyn OrderStore>,
+        store: Arc<dyn AccountStore>,
         metrics: Metrics,
         config: HttpConfig,
     ) -> Self {

@@ -1,6 +1,9 @@
 //! Prometheus metrics for the HTTP surfaces, in the text exposition format.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use pod_ports::StoreTelemetry;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -46,6 +49,8 @@ struct Inner {
     confirmations: Counter,
     rejections: Family<Reason, Counter>,
     verification_failures: Family<Reason, Counter>,
+    commit_batch_size: Histogram,
+    commit_duration: Histogram,
 }
 
 impl Default for Metrics {
@@ -94,6 +99,19 @@ impl Metrics {
             "Alexa requests that failed verification, by reason",
             verification_failures.clone(),
         );
+        // 1, 2, 4, ... 512 account changes in one transaction.
+        let commit_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        registry.register(
+            "store_commit_batch_size",
+            "Account changes committed together in one transaction (one fsync)",
+            commit_batch_size.clone(),
+        );
+        let commit_duration = latency_histogram();
+        registry.register(
+            "store_commit_duration_seconds",
+            "Time to commit one batch of account changes, fsync included",
+            commit_duration.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -103,6 +121,8 @@ impl Metrics {
                 confirmations,
                 rejections,
                 verification_failures,
+                commit_batch_size,
+                commit_duration,
             }),
         }
     }
@@ -151,5 +171,12 @@ impl Metrics {
             .verification_failures
             .get_or_create(&Reason { reason })
             .inc();
+    }
+}
+
+impl StoreTelemetry for Metrics {
+    fn commit_batch(&self, commits: usize, duration: Duration) {
+        self.inner.commit_batch_size.observe(commits as f64);
+        self.inner.commit_duration.observe(duration.as_secs_f64());
     }
 }

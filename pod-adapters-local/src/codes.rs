@@ -6,11 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lc_rs::{constant_time, hmac};
-use pod_domain::{CodeCheck, ConfirmationPolicy, CustomerId, Destination, Timestamp};
-use pod_ports::{
-    Clock, CodeError, CodeGenerator, CodePurpose, CodeRecord, CodeStore, OneTimeCode, OneTimeCodes,
-    StoreError,
-};
+use pod_domain::{CodeCheck, CodeDigest, ConfirmationPolicy, CustomerId, Destination};
+use pod_ports::{Clock, CodeError, CodeGenerator, CodePurpose, NewCode, OneTimeCode, OneTimeCodes};
 use tracing::{debug, warn};
 
 use crate::delivery::{CodeDelivery, CodeMessage};
@@ -32,7 +29,7 @@ impl CodeHashKey {
 
     /// HMAC-SHA256 over the customer, the full purpose (kind and order id)
     /// and the code, each length-prefixed so no two inputs collide.
-    fn hash(&self, customer: &CustomerId, purpose: &CodePurpose, code: &OneTimeCode) -> Vec<u8> {
+    fn hash(&self, customer: &CustomerId, purpose: &CodePurpose, code: &OneTimeCode) -> CodeDigest {
         let order = match purpose {
             CodePurpose::ConfirmOrder(id) => id.as_str(),
             CodePurpose::SignIn => "",
@@ -48,7 +45,7 @@ impl CodeHashKey {
             ctx.update(&(part.len() as u64).to_be_bytes());
             ctx.update(part.as_bytes());
         }
-        ctx.sign().as_ref().to_vec()
+        CodeDigest::new(ctx.sign().as_ref().to_vec())
     }
 }
 
@@ -63,23 +60,15 @@ impl fmt::Debug for CodeHashKey {
 pub struct LocalCodesConfig {
     /// Digits in a code, 4 to 8.
     pub code_digits: u32,
-    /// How long a code verifies after it was sent (at least 1 second).
-    pub code_lifetime: Duration,
-    /// Wrong attempts a code takes; the attempt that reaches this number
-    /// answers [`CodeCheck::Locked`] and so does every later one (at least 1).
-    pub max_failed_attempts: u32,
     /// The key codes are hashed under.
     pub hash_key: CodeHashKey,
 }
 
 impl LocalCodesConfig {
-    /// Digits, lifetime and attempt limit from the confirmation policy
-    /// (which has validated them).
+    /// Digits from the confirmation policy (which has validated them).
     pub fn from_policy(policy: &ConfirmationPolicy, hash_key: CodeHashKey) -> Self {
         LocalCodesConfig {
             code_digits: policy.code_digits(),
-            code_lifetime: policy.code_lifetime(),
-            max_failed_attempts: policy.max_failed_attempts(),
             hash_key,
         }
     }
@@ -90,17 +79,19 @@ impl LocalCodesConfig {
 #[error("invalid one-time code settings: {0}")]
 pub struct LocalCodesConfigError(&'static str);
 
-/// [`OneTimeCodes`] of the embedded mode: pod draws the code, keeps only
-/// its keyed hash with expiry and attempt count in a [`CodeStore`], and
-/// hands the code to its [`CodeDelivery`]s.
+/// [`OneTimeCodes`] of the embedded mode: pod draws the code, the account
+/// keeps only its keyed digest (with expiry and attempts, decided by the
+/// domain), and the code goes to every [`CodeDelivery`] for its channel.
 ///
-/// Codes are single use, expire after the configured lifetime, and lock
-/// after the configured number of wrong attempts. Comparison is constant
-/// time. Codes are never logged here (only the outbox writes them).
+/// This adapter keeps no state: comparing is a keyed hash and a
+/// constant-time comparison with the digest the account kept, so a check
+/// costs no store round trip, and single use, expiry and attempt limits are
+/// all decided in the account's one atomic step. Codes are never logged
+/// here (only the outbox writes them).
 pub struct LocalCodes {
-    store: Arc<dyn CodeStore>,
     generator: Arc<dyn CodeGenerator>,
     clock: Arc<dyn Clock>,
+    lifetime: Duration,
     deliveries: Vec<Arc<dyn CodeDelivery>>,
     config: LocalCodesConfig,
 }
@@ -115,62 +106,56 @@ impl fmt::Debug for LocalCodes {
 }
 
 impl LocalCodes {
-    /// Codes kept in `store`, drawn by `generator`, timed by `clock`, and
-    /// sent through every delivery in `deliveries` that handles the
-    /// destination's channel (in order; all must succeed).
+    /// Codes drawn by `generator` and sent through every delivery in
+    /// `deliveries` that handles the destination's channel (in order; all
+    /// must succeed). `clock` and `lifetime` only date the message
+    /// ("valid until"); the account decides expiry.
     ///
-    /// Errors when the digits are not 4 to 8, the lifetime is zero, or the
-    /// attempt limit is zero.
+    /// Errors when the digits are not 4 to 8.
     pub fn new(
-        store: Arc<dyn CodeStore>,
         generator: Arc<dyn CodeGenerator>,
         clock: Arc<dyn Clock>,
+        lifetime: Duration,
         deliveries: Vec<Arc<dyn CodeDelivery>>,
         config: LocalCodesConfig,
     ) -> Result<Self, LocalCodesConfigError> {
         if !(4..=8).contains(&config.code_digits) {
-            return Err(LocalCodesConfigError("code_digits must be 4 to 8"));
-        }
-        if config.code_lifetime < Duration::from_secs(1) {
-            return Err(LocalCodesConfigError(
-                "code_lifetime must be at least 1 second",
-            ));
-        }
-        if config.max_failed_attempts == 0 {
-            return Err(LocalCodesConfigError(
-                "max_failed_attempts must be at least 1",
-            ));
+            return Err(LocalCodesConfigError("code digits must be 4 to 8"));
         }
         Ok(LocalCodes {
-            store,
             generator,
             clock,
+            lifetime,
             deliveries,
             config,
         })
     }
-
-    async fn forget(&self, customer: &CustomerId, kind: &str) {
-        if let Err(error) = self.store.delete_code(customer, kind).await {
-            warn!(%customer, kind, %error, "could not delete a one-time code");
-        }
-    }
-}
-
-fn unavailable(error: StoreError) -> CodeError {
-    CodeError::Unavailable(format!("code store: {error}"))
 }
 
 #[async_trait]
 impl OneTimeCodes for LocalCodes {
-    async fn send_code(
+    fn issue(&self, customer: &CustomerId, purpose: &CodePurpose) -> NewCode {
+        let code = self.generator.generate(self.config.code_digits);
+        NewCode {
+            digest: Some(self.config.hash_key.hash(customer, purpose, &code)),
+            code: Some(code),
+        }
+    }
+
+    async fn deliver(
         &self,
         customer: &CustomerId,
         destination: &Destination,
         purpose: &CodePurpose,
+        code: &NewCode,
     ) -> Result<(), CodeError> {
         let channel = destination.channel();
-        let deliveries: Vec<_> = self
+        let Some(code) = &code.code else {
+            return Err(CodeError::DeliveryFailed(
+                "no code was drawn for this delivery".to_owned(),
+            ));
+        };
+        let deliveries: Vec<&Arc<dyn CodeDelivery>> = self
             .deliveries
             .iter()
             .filter(|d| d.handles(channel))
@@ -181,31 +166,18 @@ impl OneTimeCodes for LocalCodes {
                 channel.as_str()
             )));
         }
-        let code = self.generator.generate(self.config.code_digits);
         let now = self.clock.now();
-        let expires_at = now.plus(self.config.code_lifetime);
-        let record = CodeRecord {
-            customer: customer.clone(),
-            purpose: purpose.kind().to_owned(),
-            hash: self.config.hash_key.hash(customer, purpose, &code),
-            issued_at: now,
-            expires_at,
-            failed_attempts: 0,
-        };
-        self.store.put_code(&record).await.map_err(unavailable)?;
         let message = CodeMessage {
             customer,
             destination,
             purpose,
-            code: &code,
+            code,
             at: now,
-            expires_at,
+            expires_at: now.plus(self.lifetime),
         };
         for delivery in deliveries {
             if let Err(error) = delivery.deliver(&message).await {
                 warn!(%customer, channel = channel.as_str(), %error, "one-time code not delivered");
-                // A code that did not reach its holder must not verify.
-                self.forget(customer, purpose.kind()).await;
                 return Err(CodeError::DeliveryFailed(error.to_string()));
             }
         }
@@ -213,54 +185,26 @@ impl OneTimeCodes for LocalCodes {
         Ok(())
     }
 
-    async fn verify_code(
+    async fn check(
         &self,
         customer: &CustomerId,
         _destination: &Destination,
         purpose: &CodePurpose,
-        code: &OneTimeCode,
+        digest: Option<CodeDigest>,
+        spoken: &OneTimeCode,
     ) -> Result<CodeCheck, CodeError> {
-        let kind = purpose.kind();
-        let Some(record) = self
-            .store
-            .code_for(customer, kind)
-            .await
-            .map_err(unavailable)?
-        else {
+        let Some(digest) = digest else {
             return Ok(CodeCheck::Invalid);
         };
-        let now: Timestamp = self.clock.now();
-        if now >= record.expires_at {
-            self.forget(customer, kind).await;
-            return Ok(CodeCheck::Expired);
-        }
-        let limit = self.config.max_failed_attempts;
-        if record.failed_attempts >= limit {
-            return Ok(CodeCheck::Locked);
-        }
-        let attempt = self.config.hash_key.hash(customer, purpose, code);
-        if constant_time::verify_slices_are_equal(&attempt, &record.hash).is_ok() {
-            // Single use, even against a concurrent check of the same code:
-            // only the check that deletes the record gets `Valid`.
-            let consumed = self
-                .store
-                .consume_code(customer, kind, &record.hash)
-                .await
-                .map_err(unavailable)?;
-            return Ok(if consumed {
+        let attempt = self.config.hash_key.hash(customer, purpose, spoken);
+        Ok(
+            if constant_time::verify_slices_are_equal(attempt.as_bytes(), digest.as_bytes())
+                .is_ok()
+            {
                 CodeCheck::Valid
             } else {
                 CodeCheck::Invalid
-            });
-        }
-        let failures = self
-            .store
-            .record_code_failure(customer, kind)
-            .await
-            .map_err(unavailable)?;
-        match failures {
-            Some(n) if n >= limit => Ok(CodeCheck::Locked),
-            _ => Ok(CodeCheck::Invalid),
-        }
+            },
+        )
     }
 }

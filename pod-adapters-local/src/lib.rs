@@ -4,9 +4,9 @@
 //!   phone) kept through a [`pod_ports::UserStore`], ids `local|<name>`.
 //! - [`LocalTokenKey`] and [`LocalAccessTokens`]: HS256 JWTs with issuer
 //!   [`LOCAL_ISSUER`], signed with a key file created on first start.
-//! - [`LocalCodes`]: one-time codes drawn by [`OsCodeGenerator`], kept only
-//!   as keyed hashes in a [`pod_ports::CodeStore`], single use, with expiry
-//!   and an attempt limit, sent through [`CodeDelivery`]s: the [`Outbox`]
+//! - [`LocalCodes`]: one-time codes drawn by [`OsCodeGenerator`], kept by
+//!   the account only as keyed digests (single use, expiry and attempts are
+//!   the account's rules), sent through [`CodeDelivery`]s: the [`Outbox`]
 //!   (a log line and `<data>/outbox.jsonl`) and, when configured,
 //!   [`SmtpDelivery`].
 //! - [`SystemClock`] and [`UuidOrderIds`]: the real clock and order ids.

@@ -1,6 +1,8 @@
 //! Users of the embedded identity, and the directory built on them.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use pod_domain::{ContactPoints, CustomerId, Destination};
@@ -185,10 +187,17 @@ impl LocalUsers {
 /// are pod's own), so [`ensure_passwordless_identity`] only checks that the
 /// customer exists.
 ///
+/// Users found are cached for [`LocalDirectory::CACHE_TTL`], so that a voice
+/// request makes no user-store read of its own when the same person spoke a
+/// moment ago (an order and its confirmation); a change made with `pod
+/// users` reaches a running server within that time. Unknown ids are never
+/// cached, so a user just added is found at once.
+///
 /// [`ensure_passwordless_identity`]: CustomerDirectory::ensure_passwordless_identity
 #[derive(Clone)]
 pub struct LocalDirectory {
     store: Arc<dyn UserStore>,
+    cache: Arc<RwLock<HashMap<CustomerId, (LocalUser, Instant)>>>,
 }
 
 impl std::fmt::Debug for LocalDirectory {
@@ -198,14 +207,40 @@ impl std::fmt::Debug for LocalDirectory {
 }
 
 impl LocalDirectory {
+    /// How long a user found stays cached.
+    pub const CACHE_TTL: Duration = Duration::from_secs(30);
+
+    /// Users cached at most; the cache starts over beyond it.
+    const CACHE_CAPACITY: usize = 100_000;
+
     /// A directory over `store`.
     pub fn new(store: Arc<dyn UserStore>) -> Self {
-        LocalDirectory { store }
+        LocalDirectory {
+            store,
+            cache: Arc::new(RwLock::new(HashMap::new())),
+        }
     }
 
     async fn user(&self, customer: &CustomerId) -> Result<LocalUser, DirectoryError> {
+        if let Some((user, at)) = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(customer)
+        {
+            if at.elapsed() < Self::CACHE_TTL {
+                return Ok(user.clone());
+            }
+        }
         match self.store.user_by_id(customer).await {
-            Ok(Some(user)) => Ok(user),
+            Ok(Some(user)) => {
+                let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+                if cache.len() >= Self::CACHE_CAPACITY {
+                    cache.clear();
+                }
+                cache.insert(customer.clone(), (user.clone(), Instant::now()));
+                Ok(user)
+            }
             Ok(None) => Err(DirectoryError::UnknownCustomer),
             Err(error) => Err(DirectoryError::Unavailable(format!("user store: {error}"))),
         }

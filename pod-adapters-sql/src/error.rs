@@ -1,69 +1,76 @@
-//! Turning `sqlx` errors into the ports' [`StoreError`] at the seam.
+//! Turning `rusqlite` errors into the ports' [`StoreError`] at the seam.
 //!
-//! Messages are built from the kind of failure, never from `sqlx`'s own
-//! `Display`, which for some kinds repeats configuration (URLs with
-//! passwords) or data.
+//! Messages are built from the kind of failure and SQLite's own message,
+//! which names tables, columns and constraints but never bound values.
+//! `rusqlite`'s `Display` is not used: for some kinds it repeats a path or
+//! a value.
 
 use pod_ports::StoreError;
-use sqlx::Row;
-use sqlx::migrate::MigrateError;
-use sqlx::sqlite::SqliteRow;
+use rusqlite::types::FromSql;
+use rusqlite::{Row, ffi};
 
-/// Maps an error of a write: a unique-index violation means another writer
-/// got there first, which the ports call a conflict.
-pub(crate) fn write_error(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-        _ => unavailable(&e),
+/// Maps an error of a write: a unique-index or primary-key violation means
+/// another writer got there first, which the ports call a conflict.
+pub(crate) fn write_error(e: rusqlite::Error) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict
+    } else {
+        unavailable(&e)
     }
 }
 
 /// Maps any other error: reads, and writes no uniqueness rule can refuse.
-pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
+pub(crate) fn db_error(e: rusqlite::Error) -> StoreError {
     unavailable(&e)
 }
 
 /// [`StoreError::Unavailable`] with a message safe to log.
-pub(crate) fn unavailable(e: &sqlx::Error) -> StoreError {
+pub(crate) fn unavailable(e: &rusqlite::Error) -> StoreError {
     StoreError::Unavailable(describe(e))
 }
 
-fn describe(e: &sqlx::Error) -> String {
-    match e {
-        // SQLite's messages name tables, columns and constraints, never
-        // bound values.
-        sqlx::Error::Database(db) => match db.code() {
-            Some(code) => format!("database error {code}: {}", db.message()),
-            None => format!("database error: {}", db.message()),
-        },
-        sqlx::Error::Io(io) => format!("database I/O error ({})", io.kind()),
-        sqlx::Error::Configuration(_) => "invalid database configuration".to_owned(),
-        sqlx::Error::Tls(_) => "TLS error talking to the database".to_owned(),
-        sqlx::Error::PoolTimedOut => "timed out waiting for a database connection".to_owned(),
-        sqlx::Error::PoolClosed => "the store is closed".to_owned(),
-        sqlx::Error::WorkerCrashed => "the database worker crashed".to_owned(),
-        sqlx::Error::Protocol(_) => "database protocol error".to_owned(),
-        sqlx::Error::Migrate(m) => migrate(m),
-        _ => "database driver error".to_owned(),
-    }
+/// [`StoreError::Unavailable`] for a store that was closed.
+pub(crate) fn closed() -> StoreError {
+    StoreError::Unavailable("the store is closed".to_owned())
 }
 
-/// A loggable description of a failed migration.
-pub(crate) fn migrate(e: &MigrateError) -> String {
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+/// Whether SQLite said another connection holds the lock it needs.
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, ffi::ErrorCode::DatabaseBusy | ffi::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A loggable description of an error.
+pub(crate) fn describe(e: &rusqlite::Error) -> String {
     match e {
-        MigrateError::Execute(inner) => describe(inner),
-        MigrateError::ExecuteMigration(inner, version) => {
-            format!("migration {version}: {}", describe(inner))
-        }
-        MigrateError::Source(_) => "the embedded migrations cannot be read".to_owned(),
-        MigrateError::VersionMissing(version) => format!(
-            "migration {version} is applied to the database but unknown to this pod (a newer pod wrote it?)"
-        ),
-        MigrateError::VersionMismatch(version) => {
-            format!("migration {version} was applied in a different form")
-        }
-        MigrateError::Dirty(version) => format!("migration {version} is partially applied"),
-        _ => "the migrations do not match the database".to_owned(),
+        // SQLite's messages name tables, columns and constraints, never
+        // bound values; the code's description is fixed text.
+        rusqlite::Error::SqliteFailure(failure, message) => match message {
+            Some(message) => format!(
+                "database error {} ({failure}): {message}",
+                failure.extended_code
+            ),
+            None => format!("database error {} ({failure})", failure.extended_code),
+        },
+        rusqlite::Error::InvalidPath(_) => "invalid database path".to_owned(),
+        rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::Utf8Error(..) => "a stored value has an unexpected type".to_owned(),
+        rusqlite::Error::QueryReturnedNoRows => "the query returned no row".to_owned(),
+        _ => "database driver error".to_owned(),
     }
 }
 
@@ -73,18 +80,23 @@ pub(crate) fn corrupt(table: &str, key: &str, column: &str, problem: &str) -> St
     StoreError::Corrupt(format!("{table} {key:?}: column {column}: {problem}"))
 }
 
-/// Reads a column, turning a missing column or a value of the wrong type
-/// (SQLite stores whatever it is given) into [`StoreError::Corrupt`].
-pub(crate) fn column<'r, T>(row: &'r SqliteRow, table: &str, column: &str) -> Result<T, StoreError>
-where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    row.try_get::<T, _>(column).map_err(|e| {
-        // The decode error names types, not the value, so it is safe to keep.
+/// Reads column `index` (named `column` for the message), turning a value
+/// of the wrong type (SQLite stores whatever it is given) into
+/// [`StoreError::Corrupt`].
+pub(crate) fn column<T: FromSql>(
+    row: &Row<'_>,
+    index: usize,
+    table: &str,
+    column: &str,
+) -> Result<T, StoreError> {
+    row.get::<_, T>(index).map_err(|e| {
+        // Described by kind only: the error may hold the value.
         let problem = match e {
-            sqlx::Error::ColumnDecode { source, .. } => source.to_string(),
-            sqlx::Error::ColumnNotFound(_) => "missing".to_owned(),
-            _ => "unreadable".to_owned(),
+            rusqlite::Error::InvalidColumnType(..) => "wrong type",
+            rusqlite::Error::IntegralValueOutOfRange(..) => "out of range",
+            rusqlite::Error::Utf8Error(..) => "not UTF-8",
+            rusqlite::Error::InvalidColumnIndex(_) => "missing",
+            _ => "unreadable",
         };
         StoreError::Corrupt(format!("{table}: column {column}: {problem}"))
     })
@@ -110,4 +122,10 @@ pub(crate) fn count_u32(
 ) -> Result<u32, StoreError> {
     let value = non_negative(value, table, key, column)?;
     Ok(u32::try_from(value).unwrap_or(u32::MAX))
+}
+
+/// A version or count as the BIGINT column keeps it. Versions grow by one
+/// per change, so one beyond `i64::MAX` cannot happen short of a bug.
+pub(crate) fn to_bigint(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Unavailable(format!("{what} too large to store")))
 }

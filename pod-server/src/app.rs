@@ -113,9 +113,9 @@ impl Application {
                     deliveries.push(Arc::new(smtp));
                 }
                 let codes = LocalCodes::new(
-                    shared_store.clone(),
                     Arc::new(OsCodeGenerator),
                     clock.clone(),
+                    settings.policy.code_lifetime(),
                     deliveries,
                     LocalCodesConfig::from_policy(&settings.policy, key.derive_code_hash_key()),
                 )
@@ -240,8 +240,14 @@ impl Application {
         }
         match self.tls {
             None => {
-                axum::serve(self.listener, self.router)
-                    .with_graceful_shutdown(stopped(stop_rx))
+                // Connection info gives the sign-in page the client address
+                // its per-address budget counts by.
+                axum::serve(
+                    self.listener,
+                    self.router
+                        .into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stopped(stop_rx))
                     .await?
             }
             Some((cert, key)) => {
@@ -262,7 +268,10 @@ impl Application {
                 });
                 axum_server::from_tcp_rustls(self.listener.into_std()?, config)?
                     .handle(handle)
-                    .serve(self.router.into_make_service())
+                    .serve(
+                        self.router
+                            .into_make_service_with_connect_info::<SocketAddr>(),
+                    )
                     .await?;
             }
         }
@@ -282,7 +291,8 @@ fn web_app(
     events: &LiveEvents,
 ) -> anyhow::Result<WebApp> {
     let app_url = format!("{}{}/app", settings.public_url, settings.base_path);
-    let mut sign_in = SignInService::new(ports.store.clone(), settings.policy);
+    let mut sign_in =
+        SignInService::new(ports.store.clone(), ports.clock.clone(), settings.policy);
     let method = match oidc {
         Some(login) => SignInMethod::Oidc {
             login,
@@ -294,7 +304,6 @@ fn web_app(
                 users: store.clone(),
                 directory: ports.directory.clone(),
                 codes: ports.codes.clone(),
-                clock: ports.clock.clone(),
             });
             SignInMethod::Passwordless
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use pod_adapters_local::{LocalAccessTokens, LocalTokenConfig, LocalUsers, Outbox, SystemClock};
-use pod_ports::{Clock, OrderStore};
+use pod_ports::{AccountStore, Clock, StoreError};
 use tracing_subscriber::EnvFilter;
 
 use crate::app::{Application, local_token_key, open_store, shutdown_signal};
@@ -190,8 +190,12 @@ async fn users_command(command: UsersCommand, data: &DataArgs) -> anyhow::Result
             let Some(user) = users.find(&name).await? else {
                 bail!("no user {name}")
             };
-            store.clear_lockout(&user.id).await?;
-            writeln!(out, "unlocked {}", user.name)?;
+            let lifted = unlock(store.as_ref(), &user.id).await?;
+            if lifted {
+                writeln!(out, "unlocked {}", user.name)?;
+            } else {
+                writeln!(out, "{} was not locked", user.name)?;
+            }
         }
     }
     Ok(())
@@ -249,4 +253,23 @@ fn outbox_command(
         }
     }
     Ok(())
+}
+
+/// Lifts a customer's account lock in one version-checked step (`pod users
+/// unlock`); `false` when there was no run of failures to end.
+async fn unlock(
+    store: &dyn AccountStore,
+    customer: &pod_ports::domain::CustomerId,
+) -> anyhow::Result<bool> {
+    loop {
+        let account = store.load_account(customer).await?;
+        let Some(change) = account.unlock() else {
+            return Ok(false);
+        };
+        match store.commit(&change).await {
+            Ok(()) => return Ok(true),
+            Err(StoreError::Conflict) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
 }

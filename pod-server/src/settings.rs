@@ -59,15 +59,24 @@ pub struct ServeArgs {
     /// Wrong codes an order takes before it is cancelled.
     #[arg(long, env = "POD_MAX_FAILED_ATTEMPTS", default_value_t = 3)]
     pub max_failed_attempts: u32,
-    /// Codes sent per customer per rolling hour.
+    /// Order codes sent per customer per rolling hour.
     #[arg(long, env = "POD_MAX_CODES_PER_HOUR", default_value_t = 5)]
     pub max_codes_per_hour: u32,
+    /// Web sign-in codes sent per customer per rolling hour (a budget of
+    /// its own, so the sign-in page cannot spend a person's order codes).
+    #[arg(long, env = "POD_MAX_SIGN_IN_CODES_PER_HOUR", default_value_t = 5)]
+    pub max_sign_in_codes_per_hour: u32,
     /// Digits in a code (4 to 8).
     #[arg(long, env = "POD_CODE_DIGITS", default_value_t = 4)]
     pub code_digits: u32,
-    /// Consecutive wrong codes before voice ordering locks (at most 100).
+    /// Consecutive wrong codes, on any surface, before the account locks
+    /// (at most 100).
     #[arg(long, env = "POD_LOCKOUT_AFTER", default_value_t = 10)]
     pub lockout_after: u32,
+    /// How long the account lock lasts before it lifts by itself, e.g. 1h
+    /// (the next wrong code locks again; at 100 failures it stays locked).
+    #[arg(long, env = "POD_LOCKOUT_COOLDOWN", default_value = "1h")]
+    pub lockout_cooldown: String,
     /// The address browsers reach pod at, such as `https://pod.example.com`
     /// (without the base path): the OIDC callback is built from it, and an
     /// `https` URL makes the session cookie `Secure`.
@@ -326,7 +335,14 @@ impl Settings {
                 serve.code_lifetime
             )
         })?;
-        let policy = policy(code_lifetime, serve)?;
+        let lockout_cooldown =
+            humantime::parse_duration(&serve.lockout_cooldown).with_context(|| {
+                format!(
+                    "POD_LOCKOUT_COOLDOWN: {:?} is not a duration such as 30m or 1h",
+                    serve.lockout_cooldown
+                )
+            })?;
+        let policy = policy(code_lifetime, lockout_cooldown, serve)?;
         let public_url = match serve.public_url.as_deref().map(str::trim) {
             Some(url) if !url.is_empty() => {
                 if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -369,7 +385,11 @@ impl Settings {
     }
 }
 
-fn policy(code_lifetime: Duration, serve: &ServeArgs) -> anyhow::Result<ConfirmationPolicy> {
+fn policy(
+    code_lifetime: Duration,
+    lockout_cooldown: Duration,
+    serve: &ServeArgs,
+) -> anyhow::Result<ConfirmationPolicy> {
     let named = |setting: &str| format!("POD_{}", setting.to_ascii_uppercase());
     let p = ConfirmationPolicy::default();
     let p = p
@@ -380,6 +400,12 @@ fn policy(code_lifetime: Duration, serve: &ServeArgs) -> anyhow::Result<Confirma
         .map_err(|e| anyhow::anyhow!("{}: {e}", named(e.setting())))?;
     let p = p
         .with_max_codes_per_hour(serve.max_codes_per_hour)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", named(e.setting())))?;
+    let p = p
+        .with_max_sign_in_codes_per_hour(serve.max_sign_in_codes_per_hour)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", named(e.setting())))?;
+    let p = p
+        .with_lockout_cooldown(lockout_cooldown)
         .map_err(|e| anyhow::anyhow!("{}: {e}", named(e.setting())))?;
     let p = p
         .with_code_digits(serve.code_digits)

@@ -6,7 +6,10 @@
 
 use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Query, State};
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use pod_domain::CustomerId;
@@ -139,6 +142,7 @@ pub(crate) struct LoginForm {
 /// `POST /app/sign-in`: send a code to the user with this name or email.
 pub(crate) async fn send_code(
     State(state): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
@@ -153,9 +157,11 @@ pub(crate) async fn send_code(
         if session.customer.is_some() {
             return Ok(state.redirect(""));
         }
-        let customer = match state.web.sign_in.start(&form.login).await {
+        let client = client.map(|Extension(ConnectInfo(addr))| addr.ip());
+        let customer = match state.web.sign_in.start(&form.login, client).await {
             Ok(StartOutcome::CodeSent { customer, .. })
-            | Ok(StartOutcome::RateLimited { customer }) => Some(customer),
+            | Ok(StartOutcome::RateLimited { customer })
+            | Ok(StartOutcome::Locked { customer }) => Some(customer),
             Ok(_) => None,
             // Only a known login gets as far as delivering a code: answer
             // as if it had worked, so the page does not tell.
@@ -253,6 +259,15 @@ pub(crate) async fn enter_code(
                     &id,
                     session,
                     "That code has expired. Ask for a new one.",
+                )
+                .await
+            }
+            CodeOutcome::Locked => {
+                start_over(
+                    &state,
+                    &id,
+                    session,
+                    "Too many wrong codes: codes for this account are paused for a while.",
                 )
                 .await
             }

@@ -481,4 +481,4 @@ fn settled_outcome(order: Order) -> ConfirmOutcome {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,247 +1,249 @@
-//! The sign-in service against `mockall` mocks of its ports.
+//! The sign-in service against the in-memory store, a `mockall` user store
+//! and the fake code provider of the service tests.
 
-use std::time::Duration;
-
-use pod_domain::{ContactPoints, CustomerLockout, Timestamp};
+use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering;
 
 use super::*;
-use crate::{
-    LocalUser, MockClock, MockCustomerDirectory, MockOneTimeCodes, MockOrderStore, MockUserStore,
-    StoreError,
-};
+use crate::service::tests::{FakeCodes, LoadTogether, RIGHT, T0, WRONG, code, demo, directory};
+use crate::testing::{ManualClock, MemoryStore};
+use crate::{LocalUser, MockUserStore};
 
-const T0: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
-
-fn demo() -> CustomerId {
-    CustomerId::parse("local|demo").unwrap()
-}
-
-fn user() -> LocalUser {
-    LocalUser {
-        id: demo(),
-        name: "demo".into(),
-        email: "demo@example.com".into(),
-        phone: None,
-        created_at: T0,
-    }
-}
-
-fn code() -> OneTimeCode {
-    OneTimeCode::parse("1234").unwrap()
-}
-
-struct Mocks {
-    users: MockUserStore,
-    directory: MockCustomerDirectory,
-    codes: MockOneTimeCodes,
-    store: MockOrderStore,
-    clock: MockClock,
-}
-
-impl Mocks {
-    fn new() -> Self {
-        let mut m = Mocks {
-            users: MockUserStore::new(),
-            directory: MockCustomerDirectory::new(),
-            codes: MockOneTimeCodes::new(),
-            store: MockOrderStore::new(),
-            clock: MockClock::new(),
-        };
-        m.clock.expect_now().returning(|| T0);
-        m.directory.expect_contact_points().returning(|_| {
-            Ok(ContactPoints {
-                email: Some("demo@example.com".into()),
+fn users() -> MockUserStore {
+    let mut users = MockUserStore::new();
+    users
+        .expect_user_by_login()
+        .returning(|login| match login {
+            "demo" | "DEMO@example.com" => Ok(Some(LocalUser {
+                id: demo(),
+                name: "demo".into(),
+                email: "demo@example.com".into(),
                 phone: None,
-            })
+                created_at: T0,
+            })),
+            "broken" => Err(StoreError::Unavailable("disk".into())),
+            _ => Ok(None),
         });
-        m
+    users
+}
+
+struct Harness {
+    sign_in: SignInService,
+    store: Arc<dyn AccountStore>,
+    codes: Arc<FakeCodes>,
+    clock: Arc<ManualClock>,
+}
+
+fn harness_on(store: Arc<dyn AccountStore>) -> Harness {
+    let codes = Arc::new(FakeCodes::default());
+    let clock = ManualClock::starting_at(T0);
+    let sign_in = SignInService::new(store.clone(), clock.clone(), ConfirmationPolicy::default())
+        .with_passwordless(Passwordless {
+            users: Arc::new(users()),
+            directory: Arc::new(directory()),
+            codes: codes.clone(),
+        });
+    Harness {
+        sign_in,
+        store,
+        codes,
+        clock,
+    }
+}
+
+fn harness() -> Harness {
+    harness_on(Arc::new(MemoryStore::new()))
+}
+
+impl Harness {
+    async fn start(&self) -> StartOutcome {
+        self.sign_in.start("demo", None).await.unwrap()
     }
 
-    fn known_user(mut self) -> Self {
-        self.users
-            .expect_user_by_login()
-            .withf(|login| login == "demo" || login == "DEMO@example.com")
-            .returning(|_| Ok(Some(user())));
-        self
+    async fn enter(&self, digits: &str) -> CodeOutcome {
+        self.sign_in.verify(&demo(), &code(digits)).await.unwrap()
     }
 
-    fn sent_recently(mut self, sent: u32) -> Self {
-        self.store
-            .expect_codes_sent_since()
-            .withf(|_, since| *since == T0.minus(Duration::from_secs(3600)))
-            .returning(move |_, _| Ok(sent));
-        self
+    async fn failures(&self) -> u32 {
+        let account = self.store.load_account(&demo()).await.unwrap();
+        account.lockout().consecutive_failures
     }
 
-    fn service(self) -> SignInService {
-        SignInService::new(Arc::new(self.store), ConfirmationPolicy::default()).with_passwordless(
-            Passwordless {
-                users: Arc::new(self.users),
-                directory: Arc::new(self.directory),
-                codes: Arc::new(self.codes),
-                clock: Arc::new(self.clock),
-            },
-        )
+    fn sent(&self) -> usize {
+        self.codes.delivered.lock().unwrap().len()
     }
 }
 
 #[tokio::test]
-async fn a_known_login_gets_a_sign_in_code_and_the_send_is_counted() {
-    let mut m = Mocks::new().known_user().sent_recently(0);
-    m.store
-        .expect_record_code_sent()
-        .withf(|c, at| *c == demo() && *at == T0)
-        .times(1)
-        .returning(|_, _| Ok(()));
-    m.codes
-        .expect_send_code()
-        .withf(|c, d, p| {
-            *c == demo() && d.address() == "demo@example.com" && *p == CodePurpose::SignIn
-        })
-        .times(1)
-        .returning(|_, _, _| Ok(()));
-    let outcome = m.service().start("  demo ").await.unwrap();
+async fn a_known_login_gets_a_code_and_the_right_code_signs_in_once() {
+    let h = harness();
+    assert!(matches!(h.start().await, StartOutcome::CodeSent { .. }));
     assert_eq!(
-        outcome,
+        h.sign_in.start("DEMO@example.com", None).await.unwrap(),
         StartOutcome::CodeSent {
             customer: demo(),
-            channel: Channel::Email
+            channel: Channel::Sms
         }
     );
+    assert_eq!(h.sent(), 2);
+    assert_eq!(
+        h.enter(RIGHT).await,
+        CodeOutcome::SignedIn {
+            customer: demo(),
+            unlocked: false
+        }
+    );
+    assert_eq!(h.enter(RIGHT).await, CodeOutcome::WrongCode, "single use");
 }
 
 #[tokio::test]
-async fn unknown_and_unusable_logins_send_nothing() {
-    let mut m = Mocks::new();
-    m.users.expect_user_by_login().returning(|_| Ok(None));
-    let service = m.service();
-    let long = "a".repeat(300);
-    for login in ["nobody", "", "   ", "a\u{0}b", long.as_str()] {
+async fn unknown_or_unusable_logins_send_nothing() {
+    let h = harness();
+    for login in ["nobody", "", " ", "a\nb", &"x".repeat(300)] {
         assert_eq!(
-            service.start(login).await.unwrap(),
+            h.sign_in.start(login, None).await.unwrap(),
             StartOutcome::UnknownLogin,
             "{login:?}"
         );
     }
-}
-
-#[tokio::test]
-async fn the_send_rate_of_the_voice_flow_applies() {
-    let policy = ConfirmationPolicy::default();
-    let m = Mocks::new()
-        .known_user()
-        .sent_recently(policy.max_codes_per_hour());
-    // No expectation on send_code or record_code_sent: calling them fails.
-    assert_eq!(
-        m.service().start("demo").await.unwrap(),
-        StartOutcome::RateLimited { customer: demo() }
-    );
-}
-
-#[tokio::test]
-async fn delivery_failures_are_errors() {
-    let mut m = Mocks::new().known_user().sent_recently(0);
-    m.store.expect_record_code_sent().returning(|_, _| Ok(()));
-    m.codes
-        .expect_send_code()
-        .returning(|_, _, _| Err(CodeError::DeliveryFailed("smtp down".into())));
     assert!(matches!(
-        m.service().start("demo").await,
-        Err(ServiceError::CodeDelivery(_))
-    ));
-}
-
-#[tokio::test]
-async fn without_contact_points_nothing_is_sent() {
-    let mut m = Mocks::new().known_user().sent_recently(0);
-    m.directory = MockCustomerDirectory::new();
-    m.directory
-        .expect_contact_points()
-        .returning(|_| Ok(ContactPoints::default()));
-    assert_eq!(
-        m.service().start("demo").await.unwrap(),
-        StartOutcome::NoContactPoint
-    );
-}
-
-#[tokio::test]
-async fn code_checks_map_to_outcomes() {
-    let cases = [
-        (CodeCheck::Invalid, CodeOutcome::WrongCode),
-        (CodeCheck::Expired, CodeOutcome::Expired),
-        (CodeCheck::Locked, CodeOutcome::TooManyAttempts),
-    ];
-    for (check, expected) in cases {
-        let mut m = Mocks::new();
-        m.codes
-            .expect_verify_code()
-            .withf(|c, _, p, code| {
-                *c == demo() && *p == CodePurpose::SignIn && code.expose() == "1234"
-            })
-            .returning(move |_, _, _, _| Ok(check));
-        assert_eq!(
-            m.service().verify(&demo(), &code()).await.unwrap(),
-            expected
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_right_code_signs_in_and_unlocks_a_locked_account() {
-    let policy = ConfirmationPolicy::default();
-    for (failures, unlocked) in [(0, false), (3, false), (policy.lockout_after(), true)] {
-        let mut m = Mocks::new();
-        m.codes
-            .expect_verify_code()
-            .returning(|_, _, _, _| Ok(CodeCheck::Valid));
-        m.store
-            .expect_lockout()
-            .returning(move |_| Ok(CustomerLockout::with_failures(failures)));
-        m.store
-            .expect_clear_lockout()
-            .times(usize::from(failures > 0))
-            .returning(|_| Ok(()));
-        assert_eq!(
-            m.service().verify(&demo(), &code()).await.unwrap(),
-            CodeOutcome::SignedIn {
-                customer: demo(),
-                unlocked
-            },
-            "{failures} failures"
-        );
-    }
-}
-
-#[tokio::test]
-async fn provider_failures_are_errors_and_store_failures_propagate() {
-    let mut m = Mocks::new();
-    m.codes
-        .expect_verify_code()
-        .returning(|_, _, _, _| Err(CodeError::Unavailable("down".into())));
-    assert!(matches!(
-        m.service().verify(&demo(), &code()).await,
-        Err(ServiceError::IdentityUnavailable(_))
-    ));
-
-    let mut m = Mocks::new();
-    m.store
-        .expect_lockout()
-        .returning(|_| Err(StoreError::Unavailable("gone".into())));
-    assert!(matches!(
-        m.service().signed_in(&demo()).await,
+        h.sign_in.start("broken", None).await,
         Err(ServiceError::Storage(_))
     ));
+    assert_eq!(h.sent(), 0);
+    let without = SignInService::new(
+        h.store.clone(),
+        h.clock.clone(),
+        ConfirmationPolicy::default(),
+    );
+    assert!(!without.has_passwordless());
+    assert!(without.start("demo", None).await.is_err());
 }
 
 #[tokio::test]
-async fn without_passwordless_only_external_sign_ins_work() {
-    let mut store = MockOrderStore::new();
-    store
-        .expect_lockout()
-        .returning(|_| Ok(CustomerLockout::default()));
-    let service = SignInService::new(Arc::new(store), ConfirmationPolicy::default());
-    assert!(!service.has_passwordless());
-    assert!(service.start("demo").await.is_err());
-    assert!(service.verify(&demo(), &code()).await.is_err());
-    assert!(!service.signed_in(&demo()).await.unwrap());
+async fn sign_in_codes_spend_their_own_budget_not_the_order_budget() {
+    let h = harness();
+    for _ in 0..5 {
+        assert!(matches!(h.start().await, StartOutcome::CodeSent { .. }));
+    }
+    assert_eq!(
+        h.start().await,
+        StartOutcome::RateLimited { customer: demo() }
+    );
+    let account = h.store.load_account(&demo()).await.unwrap();
+    assert_eq!(account.sign_in_sends().times().len(), 5);
+    assert!(
+        account
+            .may_send_order_code(h.clock.now(), &ConfirmationPolicy::default())
+            .is_ok(),
+        "voice ordering still has its codes"
+    );
+}
+
+#[tokio::test]
+async fn one_client_address_gets_twenty_starts_an_hour() {
+    let h = harness();
+    let here = IpAddr::from(Ipv4Addr::new(192, 0, 2, 7));
+    let there = IpAddr::from(Ipv4Addr::new(198, 51, 100, 9));
+    for _ in 0..MAX_STARTS_PER_CLIENT_PER_HOUR {
+        let outcome = h.sign_in.start("nobody", Some(here)).await.unwrap();
+        assert_eq!(outcome, StartOutcome::UnknownLogin);
+    }
+    assert_eq!(
+        h.sign_in.start("demo", Some(here)).await.unwrap(),
+        StartOutcome::ClientRateLimited
+    );
+    assert!(matches!(
+        h.sign_in.start("demo", Some(there)).await.unwrap(),
+        StartOutcome::CodeSent { .. }
+    ));
+    h.clock.advance(ConfirmationPolicy::SEND_WINDOW);
+    assert!(matches!(
+        h.sign_in.start("demo", Some(here)).await.unwrap(),
+        StartOutcome::CodeSent { .. }
+    ));
+}
+
+#[tokio::test]
+async fn wrong_sign_in_codes_count_toward_the_account_lock() {
+    let h = harness();
+    let mut entered = 0;
+    while entered < 9 {
+        h.start().await;
+        for _ in 0..3 {
+            if entered < 9 {
+                h.enter(WRONG).await;
+                entered += 1;
+            }
+        }
+    }
+    assert_eq!(h.failures().await, 9);
+    h.start().await;
+    assert_eq!(h.enter(WRONG).await, CodeOutcome::Locked);
+    // Locked: no code is sent and none compared, even the right one.
+    let compared = h.codes.comparisons.load(Ordering::SeqCst);
+    assert_eq!(h.start().await, StartOutcome::Locked { customer: demo() });
+    assert_eq!(h.enter(RIGHT).await, CodeOutcome::Locked);
+    assert_eq!(h.codes.comparisons.load(Ordering::SeqCst), compared);
+    // A sign-in with another factor (OIDC) lifts the lock.
+    assert!(h.sign_in.signed_in(&demo()).await.unwrap());
+    assert_eq!(h.failures().await, 0);
+    assert!(!h.sign_in.signed_in(&demo()).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_sign_in_code_runs_out_of_attempts_and_expires() {
+    let h = harness();
+    h.start().await;
+    assert_eq!(h.enter(WRONG).await, CodeOutcome::WrongCode);
+    assert_eq!(h.enter(WRONG).await, CodeOutcome::WrongCode);
+    assert_eq!(h.enter(WRONG).await, CodeOutcome::TooManyAttempts);
+    assert_eq!(h.enter(RIGHT).await, CodeOutcome::WrongCode, "the code is gone");
+    h.start().await;
+    h.clock.advance(ConfirmationPolicy::default().code_lifetime());
+    assert_eq!(h.enter(RIGHT).await, CodeOutcome::Expired);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_starts_at_once_send_exactly_the_budget() {
+    let gate = Arc::new(LoadTogether::new(MemoryStore::new(), 50));
+    let h = Arc::new(harness_on(gate));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let h = h.clone();
+            tokio::spawn(async move { h.start().await })
+        })
+        .collect();
+    let mut sent = 0;
+    for task in tasks {
+        if matches!(task.await.unwrap(), StartOutcome::CodeSent { .. }) {
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, 5);
+    assert_eq!(h.sent(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_wrong_sign_in_codes_at_once_count_exactly_the_attempt_limit() {
+    let gate = Arc::new(LoadTogether::new(MemoryStore::new(), 0));
+    let h = Arc::new(harness_on(gate.clone()));
+    h.start().await;
+    gate.arm(10);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let h = h.clone();
+            tokio::spawn(async move { h.enter(WRONG).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    assert_eq!(h.failures().await, 3, "{outcomes:?}");
+    let spent = outcomes
+        .iter()
+        .filter(|o| **o == CodeOutcome::TooManyAttempts)
+        .count();
+    assert_eq!(spent, 1, "{outcomes:?}");
 }
