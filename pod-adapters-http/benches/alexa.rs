@@ -106,9 +106,9 @@ impl Skill {
             .expect("policy");
         let codes = Arc::new(LastCodes::default());
         let local_codes = LocalCodes::new(
-            store.clone(),
             Arc::new(OsCodeGenerator),
             clock.clone(),
+            policy.code_lifetime(),
             vec![codes.clone()],
             LocalCodesConfig::from_policy(&policy, token_key.derive_code_hash_key()),
         )

@@ -94,9 +94,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = LocalTokenKey::load_or_create(&data.path().join("token-signing.key"))?;
     let tokens = LocalAccessTokens::new(&key, LocalTokenConfig::default(), clock.clone());
     let codes = LocalCodes::new(
-        store.clone(),
         Arc::new(OsCodeGenerator),
         clock.clone(),
+        policy.code_lifetime(),
         vec![Arc::new(Outbox::in_data_dir(data.path()))],
         LocalCodesConfig::from_policy(&policy, key.derive_code_hash_key()),
     )?;

@@ -24,7 +24,7 @@ use pod_adapters_local::{
 use pod_adapters_sql::SqlStore;
 use pod_domain::{ConfirmationPolicy, CustomerId, Pizza, PizzaSize, Timestamp, Topping};
 use pod_ports::{
-    OneTimeCode, OrderStore, OrderingService, Passwordless, Ports, SignInService, WebLogin,
+    OneTimeCode, AccountStore, OrderingService, Passwordless, Ports, SignInService, WebLogin,
 };
 use serde_json::json;
 use tower::ServiceExt;
@@ -110,9 +110,9 @@ async fn env_with(method: Option<SignInMethod>, config: WebAppConfig) -> Env {
     let policy = ConfirmationPolicy::default();
     let codes = Arc::new(
         LocalCodes::new(
-            store.clone(),
             Arc::new(FixedCode),
             clock.clone(),
+            policy.code_lifetime(),
             vec![Arc::new(Outbox::in_data_dir(dir.path()))],
             LocalCodesConfig::from_policy(&policy, CodeHashKey::new(b"test code hash key")),
         )
@@ -130,12 +130,13 @@ async fn env_with(method: Option<SignInMethod>, config: WebAppConfig) -> Env {
         ids: Arc::new(UuidOrderIds),
     };
     let service = OrderingService::new(ports, policy);
-    let sign_in = SignInService::new(store.clone(), policy).with_passwordless(Passwordless {
-        users: store.clone(),
-        directory: directory.clone(),
-        codes,
-        clock: clock.clone(),
-    });
+    let sign_in = SignInService::new(store.clone(), clock.clone(), policy).with_passwordless(
+        Passwordless {
+            users: store.clone(),
+            directory: directory.clone(),
+            codes,
+        },
+    );
     let web = WebApp::new(
         store.clone(),
         sign_in,
@@ -506,7 +507,7 @@ async fn an_expired_code_is_refused() {
 }
 
 #[tokio::test]
-async fn the_send_rate_is_shared_with_voice_orders() {
+async fn sign_in_codes_do_not_spend_the_voice_order_budget() {
     let env = env().await;
     for _ in 0..ConfirmationPolicy::default().max_codes_per_hour() {
         env.place_order().await;
@@ -519,45 +520,53 @@ async fn the_send_rate_is_shared_with_voice_orders() {
             &[("csrf", &csrf), ("login", "demo")],
         )
         .await;
-    assert_eq!(sent.status, StatusCode::SEE_OTHER, "same answer as ever");
-    let sends = env
-        .store
-        .codes_sent_since(&env.demo, Timestamp::EPOCH)
-        .await
-        .unwrap();
-    assert_eq!(sends, 5, "no sixth code");
+    assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    let account = env.store.load_account(&env.demo).await.unwrap();
+    assert_eq!(account.order_sends().times().len(), 5);
+    assert_eq!(account.sign_in_sends().times().len(), 1, "the code went out");
 }
 
 #[tokio::test]
-async fn a_sign_in_unlocks_voice_ordering_and_says_so() {
+async fn wrong_sign_in_codes_lock_the_account_and_a_locked_account_gets_no_code() {
     let env = env().await;
-    for _ in 0..ConfirmationPolicy::default().lockout_after() {
-        env.store.record_failed_attempt(&env.demo).await.unwrap();
-    }
-    let (cookie, csrf) = env.start().await;
-    env.post(
-        "/app/sign-in",
-        Some(&cookie),
-        &[("csrf", &csrf), ("login", "demo")],
-    )
-    .await;
-    let done = env
-        .post(
-            "/app/sign-in/code",
+    let lockout_after = ConfirmationPolicy::default().lockout_after();
+    let mut wrong_codes = 0;
+    while wrong_codes < lockout_after {
+        let (cookie, csrf) = env.start().await;
+        env.post(
+            "/app/sign-in",
             Some(&cookie),
-            &[("csrf", &csrf), ("code", CODE)],
+            &[("csrf", &csrf), ("login", "demo")],
         )
         .await;
-    assert_eq!(done.location(), "/app?notice=unlocked");
+        for _ in 0..ConfirmationPolicy::default().max_failed_attempts() {
+            if wrong_codes == lockout_after {
+                break;
+            }
+            env.post(
+                "/app/sign-in/code",
+                Some(&cookie),
+                &[("csrf", &csrf), ("code", "0000")],
+            )
+            .await;
+            wrong_codes += 1;
+        }
+    }
+    let account = env.store.load_account(&env.demo).await.unwrap();
+    assert_eq!(account.lockout().consecutive_failures, lockout_after);
+    let sends = account.sign_in_sends().times().len();
+    // Locked: asking again sends nothing (the page answers as ever).
+    let (cookie, csrf) = env.start().await;
     let page = env
-        .get(
-            "/app?notice=unlocked",
-            Some(&done.session_cookie().unwrap()),
+        .post(
+            "/app/sign-in",
+            Some(&cookie),
+            &[("csrf", &csrf), ("login", "demo")],
         )
         .await;
-    assert!(page.body.contains("it is unlocked now"));
-    let lockout = env.store.lockout(&env.demo).await.unwrap();
-    assert_eq!(lockout.consecutive_failures(), 0);
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let account = env.store.load_account(&env.demo).await.unwrap();
+    assert_eq!(account.sign_in_sends().times().len(), sends);
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ use pod_adapters_sql::SqlStore;
 use pod_domain::{ConfirmationPolicy, ContactPoints, CustomerId, Timestamp};
 use pod_ports::{
     AccessTokens, Clock, CodeError, CustomerDirectory, MockAccessTokens, MockCustomerDirectory,
-    MockOneTimeCodes, MockOrderStore, OneTimeCodes, OrderStore, OrderingService, Ports, StoreError,
+    MockAccountStore, MockOneTimeCodes, NewCode, OneTimeCodes, AccountStore, OrderingService, Ports, StoreError,
     TokenError,
 };
 use proptest::prelude::*;
@@ -49,7 +49,7 @@ struct Overrides {
     tokens: Option<Arc<dyn AccessTokens>>,
     directory: Option<Arc<dyn CustomerDirectory>>,
     codes: Option<Arc<dyn OneTimeCodes>>,
-    store: Option<Arc<dyn OrderStore>>,
+    store: Option<Arc<dyn AccountStore>>,
     verify: Option<VerifyMode>,
     skill_ids: Vec<String>,
 }
@@ -89,14 +89,14 @@ impl Env {
         let (demo, sam) = (token(&demo.id), token(&sam.id));
         let policy = ConfirmationPolicy::default();
         let codes = LocalCodes::new(
-            store.clone(),
             Arc::new(FixedCode),
             clock.clone(),
+            policy.code_lifetime(),
             vec![Arc::new(Outbox::in_data_dir(dir.path()))],
             LocalCodesConfig::from_policy(&policy, CodeHashKey::new(b"test code hash key")),
         )
         .unwrap();
-        let order_store: Arc<dyn OrderStore> = match overrides.store {
+        let order_store: Arc<dyn AccountStore> = match overrides.store {
             Some(store) => store,
             None => store.clone(),
         };
@@ -288,7 +288,7 @@ async fn health_and_readiness() {
     assert_eq!(env.get("/healthz").await, (StatusCode::OK, "ok".into()));
     assert_eq!(env.get("/readyz").await, (StatusCode::OK, "ready".into()));
 
-    let mut store = MockOrderStore::new();
+    let mut store = MockAccountStore::new();
     store
         .expect_ping()
         .returning(|| Err(StoreError::Unavailable("gone".into())));
@@ -706,12 +706,12 @@ async fn a_failing_port_is_a_503_without_its_cause() {
     assert!(!body.to_string().contains("jwks"), "{body}");
 
     // The store is down.
-    let mut store = MockOrderStore::new();
+    let mut store = MockAccountStore::new();
     store
         .expect_orders_of()
         .returning(|_| Err(StoreError::Unavailable("disk on fire".into())));
     store
-        .expect_lockout()
+        .expect_load_account()
         .returning(|_| Err(StoreError::Unavailable("disk on fire".into())));
     let env = Env::with(Overrides {
         store: Some(Arc::new(store)),
@@ -731,9 +731,13 @@ async fn a_failing_port_is_a_503_without_its_cause() {
 #[tokio::test]
 async fn a_code_that_cannot_be_sent_leaves_no_order_waiting() {
     let mut codes = MockOneTimeCodes::new();
+    codes.expect_issue().returning(|_, _| NewCode {
+        digest: None,
+        code: None,
+    });
     codes
-        .expect_send_code()
-        .returning(|_, _, _| Err(CodeError::DeliveryFailed("smtp down".into())));
+        .expect_deliver()
+        .returning(|_, _, _, _| Err(CodeError::DeliveryFailed("smtp down".into())));
     let env = Env::with(Overrides {
         codes: Some(Arc::new(codes)),
         ..Overrides::default()

@@ -13,8 +13,6 @@ use pod_domain::{Channel, CustomerId, Destination, Timestamp};
 use pod_ports::{CodePurpose, OneTimeCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
-use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 /// The tracing target of the outbox's log line, the one log line that
@@ -133,7 +131,10 @@ const NO_SMS_GATEWAY: &str = "no SMS gateway is configured; the code was only wr
 #[derive(Debug)]
 pub struct Outbox {
     path: PathBuf,
-    write: Mutex<()>,
+    /// The file, opened on the first code and kept open: one `write` of a
+    /// whole line per code, no thread hand-off (the outbox is no durable
+    /// record, so there is no fsync either).
+    file: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl Outbox {
@@ -144,7 +145,7 @@ impl Outbox {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Outbox {
             path: path.into(),
-            write: Mutex::new(()),
+            file: std::sync::Mutex::new(None),
         }
     }
 
@@ -206,17 +207,36 @@ impl Outbox {
         Ok(kept.into())
     }
 
-    async fn append(&self, line: &str) -> io::Result<()> {
-        let _guard = self.write.lock().await;
-        let mut options = tokio::fs::OpenOptions::new();
+    fn open(&self) -> io::Result<std::fs::File> {
+        let mut options = std::fs::OpenOptions::new();
         options.create(true).append(true);
         #[cfg(unix)]
-        options.mode(0o600);
-        let mut file = options.open(&self.path).await?;
-        // One write of the whole line, so concurrent writers never interleave
-        // within a line on an O_APPEND file.
-        file.write_all(line.as_bytes()).await?;
-        file.flush().await
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(&self.path)
+    }
+
+    fn append(&self, line: &str) -> io::Result<()> {
+        use std::io::Write as _;
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        for attempt in 0..2 {
+            let open = match file.as_mut() {
+                Some(open) => open,
+                None => file.insert(self.open()?),
+            };
+            // One write of the whole line on an O_APPEND file, so writers
+            // (other processes too) never interleave within a line.
+            match open.write_all(line.as_bytes()) {
+                Ok(()) => return Ok(()),
+                // The file may have been moved away or its disk remounted:
+                // open it again once.
+                Err(error) if attempt == 0 => {
+                    warn!(%error, "outbox write failed; reopening the file");
+                    *file = None;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -254,7 +274,7 @@ impl CodeDelivery for Outbox {
         let mut line = serde_json::to_string(&entry)
             .map_err(|e| DeliveryError::Outbox(io::Error::other(e)))?;
         line.push('\n');
-        self.append(&line).await.map_err(DeliveryError::Outbox)?;
+        self.append(&line).map_err(DeliveryError::Outbox)?;
         info!(
             target: OUTBOX_TARGET,
             to = %message.destination.masked(),

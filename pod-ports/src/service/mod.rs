@@ -481,4 +481,6 @@ fn settled_outcome(order: Order) -> ConfirmOutcome {
 }
 
 #[cfg(test)]
+mod interleavings;
+#[cfg(test)]
 pub(crate) mod tests;

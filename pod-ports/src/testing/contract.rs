@@ -60,7 +60,10 @@ fn id(name: &str) -> OrderId {
 }
 
 fn policy() -> ConfirmationPolicy {
+    // Room for every order the checks place.
     ConfirmationPolicy::default()
+        .with_max_codes_per_hour(100)
+        .unwrap()
 }
 
 fn placed(account: &Account, order: &str, now: Timestamp) -> pod_domain::Placed {

@@ -210,3 +210,14 @@ impl OrderIds for SequentialIds {
         OrderId::parse(format!("o{n}")).unwrap_or_else(|_| unreachable!("o<n> is a valid id"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn memory() -> (Arc<dyn AccountStore>, ()) {
+        (Arc::new(MemoryStore::new()), ())
+    }
+
+    crate::account_store_contract!(memory);
+}
