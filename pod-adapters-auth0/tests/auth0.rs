@@ -914,7 +914,12 @@ async fn sending_codes_maps_auth0_answers() {
         let adapters = hs_adapters(&server, ManualClock::new());
         let got = adapters
             .codes
-            .deliver(&customer(ALICE), &Destination::sms("+15550100"), &purpose(), &NO_CODE)
+            .deliver(
+                &customer(ALICE),
+                &Destination::sms("+15550100"),
+                &purpose(),
+                &NO_CODE,
+            )
             .await;
         assert_eq!(got, want, "{status}");
         assert!(!format!("{got:?}").contains(CLIENT_SECRET));
@@ -934,7 +939,12 @@ async fn email_codes_go_to_the_email_connection() {
     let adapters = hs_adapters(&server, ManualClock::new());
     adapters
         .codes
-        .deliver(&customer(ALICE), &Destination::email("alice@example.com"), &purpose(), &NO_CODE)
+        .deliver(
+            &customer(ALICE),
+            &Destination::email("alice@example.com"),
+            &purpose(),
+            &NO_CODE,
+        )
         .await
         .unwrap();
 }
@@ -1060,7 +1070,13 @@ async fn verifying_codes_maps_auth0_answers() {
         let adapters = hs_adapters(&server, ManualClock::new());
         let got = adapters
             .codes
-            .check(&customer(ALICE), &Destination::sms("+15550100"), &purpose(), None, &code("1234"))
+            .check(
+                &customer(ALICE),
+                &Destination::sms("+15550100"),
+                &purpose(),
+                None,
+                &code("1234"),
+            )
             .await;
         match want {
             Ok(check) => assert_eq!(got, Ok(check), "{name}"),
@@ -1091,7 +1107,13 @@ async fn rs256_id_tokens_are_verified_with_the_jwks() {
         Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, ManualClock::new())).unwrap();
     let got = adapters
         .codes
-        .check(&customer(ALICE), &Destination::email("a@x.com"), &purpose(), None, &code("5555"))
+        .check(
+            &customer(ALICE),
+            &Destination::email("a@x.com"),
+            &purpose(),
+            None,
+            &code("5555"),
+        )
         .await;
     assert_eq!(got, Ok(CodeCheck::Valid));
 }
@@ -1115,7 +1137,13 @@ async fn slow_auth0_is_unavailable_within_the_budget() {
     let started = std::time::Instant::now();
     let got = adapters
         .codes
-        .check(&customer(ALICE), &Destination::sms("+15550100"), &purpose(), None, &code("1234"))
+        .check(
+            &customer(ALICE),
+            &Destination::sms("+15550100"),
+            &purpose(),
+            None,
+            &code("1234"),
+        )
         .await;
     assert!(matches!(got, Err(CodeError::Unavailable(_))), "{got:?}");
     assert!(started.elapsed() < Duration::from_secs(2));

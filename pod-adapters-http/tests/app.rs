@@ -22,9 +22,9 @@ use pod_adapters_local::{
     LocalTokenKey, LocalUsers, Outbox, UuidOrderIds,
 };
 use pod_adapters_sql::SqlStore;
-use pod_domain::{ConfirmationPolicy, CustomerId, Pizza, PizzaSize, Timestamp, Topping};
+use pod_domain::{ConfirmationPolicy, CustomerId, Pizza, PizzaSize, Topping};
 use pod_ports::{
-    OneTimeCode, AccountStore, OrderingService, Passwordless, Ports, SignInService, WebLogin,
+    AccountStore, OneTimeCode, OrderingService, Passwordless, Ports, SignInService, WebLogin,
 };
 use serde_json::json;
 use tower::ServiceExt;
@@ -130,13 +130,12 @@ async fn env_with(method: Option<SignInMethod>, config: WebAppConfig) -> Env {
         ids: Arc::new(UuidOrderIds),
     };
     let service = OrderingService::new(ports, policy);
-    let sign_in = SignInService::new(store.clone(), clock.clone(), policy).with_passwordless(
-        Passwordless {
+    let sign_in =
+        SignInService::new(store.clone(), clock.clone(), policy).with_passwordless(Passwordless {
             users: store.clone(),
             directory: directory.clone(),
             codes,
-        },
-    );
+        });
     let web = WebApp::new(
         store.clone(),
         sign_in,
@@ -523,7 +522,11 @@ async fn sign_in_codes_do_not_spend_the_voice_order_budget() {
     assert_eq!(sent.status, StatusCode::SEE_OTHER);
     let account = env.store.load_account(&env.demo).await.unwrap();
     assert_eq!(account.order_sends().times().len(), 5);
-    assert_eq!(account.sign_in_sends().times().len(), 1, "the code went out");
+    assert_eq!(
+        account.sign_in_sends().times().len(),
+        1,
+        "the code went out"
+    );
 }
 
 #[tokio::test]

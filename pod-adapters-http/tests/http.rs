@@ -25,9 +25,9 @@ use pod_adapters_local::{
 use pod_adapters_sql::SqlStore;
 use pod_domain::{ConfirmationPolicy, ContactPoints, CustomerId, Timestamp};
 use pod_ports::{
-    AccessTokens, Clock, CodeError, CustomerDirectory, MockAccessTokens, MockCustomerDirectory,
-    MockAccountStore, MockOneTimeCodes, NewCode, OneTimeCodes, AccountStore, OrderingService, Ports, StoreError,
-    TokenError,
+    AccessTokens, AccountStore, Clock, CodeError, CustomerDirectory, MockAccessTokens,
+    MockAccountStore, MockCustomerDirectory, MockOneTimeCodes, NewCode, OneTimeCodes,
+    OrderingService, Ports, StoreError, TokenError,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -198,8 +198,7 @@ impl OneTimeCodes for LocalCodes {
         };
         let attempt = self.config.hash_key.hash(customer, purpose, spoken);
         Ok(
-            if constant_time::verify_slices_are_equal(attempt.as_bytes(), digest.as_bytes())
-                .is_ok()
+            if constant_time::verify_slices_are_equal(attempt.as_bytes(), digest.as_bytes()).is_ok()
             {
                 CodeCheck::Valid
             } else {

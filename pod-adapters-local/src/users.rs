@@ -227,10 +227,9 @@ impl LocalDirectory {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(customer)
+            && at.elapsed() < Self::CACHE_TTL
         {
-            if at.elapsed() < Self::CACHE_TTL {
-                return Ok(user.clone());
-            }
+            return Ok(user.clone());
         }
         match self.store.user_by_id(customer).await {
             Ok(Some(user)) => {

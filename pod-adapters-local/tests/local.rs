@@ -12,8 +12,8 @@ use pod_adapters_local::*;
 use pod_adapters_sql::SqlStore;
 use pod_domain::{Channel, CodeCheck, CustomerId, Destination, OrderId, Timestamp};
 use pod_ports::{
-    AccessTokens, Clock, CodeError, CodeGenerator, CodePurpose, CustomerDirectory, NewCode,
-    DirectoryError, OneTimeCode, OneTimeCodes, OrderIds, TokenError,
+    AccessTokens, Clock, CodeError, CodeGenerator, CodePurpose, CustomerDirectory, DirectoryError,
+    NewCode, OneTimeCode, OneTimeCodes, OrderIds, TokenError,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -504,7 +504,10 @@ async fn a_delivered_code_is_in_the_outbox_and_matches_only_its_digest() {
     let issued = codes.issue(&demo, &purpose);
     let digest = issued.digest.clone().expect("pod keeps a digest");
     assert!(!format!("{issued:?}").contains(issued.code.as_ref().unwrap().expose()));
-    codes.deliver(&demo, &dest, &purpose, &issued).await.unwrap();
+    codes
+        .deliver(&demo, &dest, &purpose, &issued)
+        .await
+        .unwrap();
     let entries = env.outbox(None, None);
     assert_eq!(entries.len(), 1);
     let entry = &entries[0];
@@ -528,7 +531,10 @@ async fn a_delivered_code_is_in_the_outbox_and_matches_only_its_digest() {
                 .unwrap()
         }
     };
-    assert_eq!(check(code.clone(), Some(digest.clone())).await, CodeCheck::Valid);
+    assert_eq!(
+        check(code.clone(), Some(digest.clone())).await,
+        CodeCheck::Valid
+    );
     assert_eq!(check(wrong(&code), Some(digest)).await, CodeCheck::Invalid);
     // No digest kept (nothing issued): nothing matches.
     assert_eq!(check(code, None).await, CodeCheck::Invalid);
@@ -582,7 +588,11 @@ async fn the_digest_is_keyed_and_differs_per_customer() {
     assert_eq!(format!("{da:?}"), "CodeDigest(****)");
     for digest in [&da, &db] {
         let lossy = String::from_utf8_lossy(digest.as_bytes());
-        let hex: String = digest.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = digest
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         // (Deterministic: fixed key, customer and code.)
         assert!(!hex.contains("98765432"));
         for digits in ["98765432", "9876", "5432"] {
@@ -617,7 +627,12 @@ async fn failed_delivery_is_reported() {
     let demo = cid("local|demo");
     let issued = codes.issue(&demo, &CodePurpose::SignIn);
     let result = codes
-        .deliver(&demo, &email("demo@example.com"), &CodePurpose::SignIn, &issued)
+        .deliver(
+            &demo,
+            &email("demo@example.com"),
+            &CodePurpose::SignIn,
+            &issued,
+        )
         .await;
     assert!(
         matches!(result, Err(CodeError::DeliveryFailed(_))),
@@ -902,7 +917,13 @@ async fn an_unreachable_smtp_server_fails_delivery() {
         vec![Arc::new(SmtpDelivery::new(&config).unwrap())],
     );
     let demo = cid("local|demo");
-    let result = send(&codes, &demo, &email("demo@example.com"), &CodePurpose::SignIn).await;
+    let result = send(
+        &codes,
+        &demo,
+        &email("demo@example.com"),
+        &CodePurpose::SignIn,
+    )
+    .await;
     assert!(
         matches!(result, Err(CodeError::DeliveryFailed(_))),
         "{result:?}"

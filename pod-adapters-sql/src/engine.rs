@@ -224,6 +224,9 @@ impl Engine {
     /// Whether the database answers: the writer is running and a reader
     /// can run a query.
     pub(crate) fn ping(&self) -> Result<(), StoreError> {
+        if self.is_closed() {
+            return Err(closed());
+        }
         if self.writer.is_finished() {
             return Err(StoreError::Unavailable(
                 "the database writer has stopped".to_owned(),
@@ -346,7 +349,9 @@ fn configure(conn: &Connection, reader: bool) -> Result<(), StoreError> {
 fn enable_wal(conn: &Connection) -> Result<(), StoreError> {
     let deadline = Instant::now() + BUSY_TIMEOUT;
     loop {
-        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0)) {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        }) {
             Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
             Ok(_) => {
                 return Err(StoreError::Unavailable(

@@ -57,12 +57,14 @@ pub(crate) fn describe(e: &rusqlite::Error) -> String {
     match e {
         // SQLite's messages name tables, columns and constraints, never
         // bound values; the code's description is fixed text.
+        // Except when a file cannot be opened: then the message names the
+        // path (a URL's, possibly with a password in it).
         rusqlite::Error::SqliteFailure(failure, message) => match message {
-            Some(message) => format!(
+            Some(message) if failure.code != ffi::ErrorCode::CannotOpen => format!(
                 "database error {} ({failure}): {message}",
                 failure.extended_code
             ),
-            None => format!("database error {} ({failure})", failure.extended_code),
+            _ => format!("database error {} ({failure})", failure.extended_code),
         },
         rusqlite::Error::InvalidPath(_) => "invalid database path".to_owned(),
         rusqlite::Error::InvalidColumnType(..)

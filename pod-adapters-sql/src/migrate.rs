@@ -43,7 +43,10 @@ const MIGRATIONS: &[Migration] = &[
 pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
 fn failed(what: &str, e: &rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(format!("database migration failed: {what}: {}", describe(e)))
+    StoreError::Unavailable(format!(
+        "database migration failed: {what}: {}",
+        describe(e)
+    ))
 }
 
 /// Applies the migrations the database lacks.
@@ -115,7 +118,9 @@ fn sqlx_version(conn: &Connection) -> Result<Option<i64>, StoreError> {
         .prepare("SELECT version, success FROM _sqlx_migrations ORDER BY version")
         .map_err(|e| failed("cannot read the old migration table", &e))?;
     let applied = statement
-        .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, bool>(1)?)))
+        .query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, bool>(1)?))
+        })
         .and_then(Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(|e| failed("cannot read the old migration table", &e))?;
     let mut version = 0;

@@ -9,15 +9,50 @@ use rusqlite::{Connection, Row, params};
 
 use crate::error::{column, corrupt, db_error, non_negative, to_bigint, write_error};
 
-/// The columns of an order, in the order [`order_from_row`] reads them.
-pub(crate) const ORDER_COLUMNS: &str = "id, customer_id, size, toppings, placed_at, version, \
-     state, channel, masked_destination, sent_at, expires_at, failed_attempts, \
-     confirmed_at, cancelled_at, cancel_reason";
-
-/// [`ORDER_COLUMNS`] of the table aliased `o`.
-pub(crate) const O_ORDER_COLUMNS: &str = "o.id, o.customer_id, o.size, o.toppings, \
-     o.placed_at, o.version, o.state, o.channel, o.masked_destination, o.sent_at, \
-     o.expires_at, o.failed_attempts, o.confirmed_at, o.cancelled_at, o.cancel_reason";
+/// The columns of an order, in the order [`order_from_row`] reads them (a
+/// macro, so that queries are built with `concat!` at compile time).
+macro_rules! order_columns {
+    () => {
+        "id, customer_id, size, toppings, placed_at, version, state, channel, \
+         masked_destination, sent_at, expires_at, failed_attempts, confirmed_at, \
+         cancelled_at, cancel_reason"
+    };
+    ($alias:literal) => {
+        concat!(
+            $alias,
+            ".id, ",
+            $alias,
+            ".customer_id, ",
+            $alias,
+            ".size, ",
+            $alias,
+            ".toppings, ",
+            $alias,
+            ".placed_at, ",
+            $alias,
+            ".version, ",
+            $alias,
+            ".state, ",
+            $alias,
+            ".channel, ",
+            $alias,
+            ".masked_destination, ",
+            $alias,
+            ".sent_at, ",
+            $alias,
+            ".expires_at, ",
+            $alias,
+            ".failed_attempts, ",
+            $alias,
+            ".confirmed_at, ",
+            $alias,
+            ".cancelled_at, ",
+            $alias,
+            ".cancel_reason"
+        )
+    };
+}
+pub(crate) use order_columns;
 
 /// Separates topping names in the `toppings` column; no name contains it.
 const TOPPING_SEPARATOR: char = ',';
@@ -133,7 +168,7 @@ impl OrderRow {
     }
 }
 
-/// Rebuilds an order from the [`ORDER_COLUMNS`] starting at column `base`
+/// Rebuilds an order from the [`order_columns!`] starting at column `base`
 /// of `row`; any value the domain would not produce is
 /// [`StoreError::Corrupt`].
 pub(crate) fn order_from_row(row: &Row<'_>, base: usize) -> Result<Order, StoreError> {
@@ -169,7 +204,12 @@ pub(crate) fn order_from_row(row: &Row<'_>, base: usize) -> Result<Order, StoreE
     let pizza = Pizza::new(size, toppings).map_err(|_| bad("toppings", "too many toppings"))?;
 
     let placed_at = Timestamp::from_unix_millis(required(get_int(4, "placed_at")?, "placed_at")?);
-    let version = non_negative(required(get_int(5, "version")?, "version")?, T, key, "version")?;
+    let version = non_negative(
+        required(get_int(5, "version")?, "version")?,
+        T,
+        key,
+        "version",
+    )?;
 
     let state_name = get_text(6, "state")?;
     let state = match state_name.as_str() {
@@ -195,7 +235,10 @@ pub(crate) fn order_from_row(row: &Row<'_>, base: usize) -> Result<Order, StoreE
             ))
         }
         "confirmed" => OrderState::Confirmed {
-            at: Timestamp::from_unix_millis(required(get_int(12, "confirmed_at")?, "confirmed_at")?),
+            at: Timestamp::from_unix_millis(required(
+                get_int(12, "confirmed_at")?,
+                "confirmed_at",
+            )?),
         },
         "cancelled" => {
             let at = required(get_int(13, "cancelled_at")?, "cancelled_at")?;

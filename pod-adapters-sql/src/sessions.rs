@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pod_domain::{CustomerId, Timestamp};
 use pod_ports::{Session, SessionId, SessionStore, StoreError};
-use sqlx::sqlite::SqliteRow;
+use rusqlite::{Connection, Row, params};
 
 use crate::SqlStore;
 use crate::error::{column, corrupt, db_error, write_error};
@@ -29,59 +29,88 @@ fn id_hash(id: &SessionId) -> Vec<u8> {
     digest(&SHA256, id.expose().as_bytes()).as_ref().to_vec()
 }
 
-fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
-    let customer: Option<String> = column(row, T, "customer_id")?;
+fn session_from_row(row: &Row<'_>) -> Result<Session, StoreError> {
+    let customer: Option<String> = column(row, 0, T, "customer_id")?;
     let customer = customer
         .map(|raw| {
-            CustomerId::parse(raw.clone())
+            CustomerId::parse(raw)
                 .map_err(|_| corrupt(T, "(session)", "customer_id", "not a customer id"))
         })
         .transpose()?;
     Ok(Session {
         customer,
-        csrf_token: column(row, T, "csrf_token")?,
-        pending: column(row, T, "pending")?,
-        created_at: Timestamp::from_unix_millis(column(row, T, "created_at")?),
-        expires_at: Timestamp::from_unix_millis(column(row, T, "expires_at")?),
+        csrf_token: column(row, 1, T, "csrf_token")?,
+        pending: column(row, 2, T, "pending")?,
+        created_at: Timestamp::from_unix_millis(column(row, 3, T, "created_at")?),
+        expires_at: Timestamp::from_unix_millis(column(row, 4, T, "expires_at")?),
     })
 }
 
-impl SqlStore {
-    async fn insert_session<'e, E>(
-        executor: E,
+/// A session about to be made: its id and contents are drawn on the
+/// caller's task, the writer thread only inserts the row.
+struct NewSession {
+    id: SessionId,
+    id_hash: Vec<u8>,
+    session: Session,
+}
+
+impl NewSession {
+    fn draw(
         customer: Option<CustomerId>,
         pending: Option<String>,
         now: Timestamp,
         expires_at: Timestamp,
-    ) -> Result<(SessionId, Session), StoreError>
-    where
-        E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
-    {
+    ) -> Result<Self, StoreError> {
         let raw = random_token()?;
         let id = SessionId::from_cookie(&raw)
             .ok_or_else(|| StoreError::Unavailable("unusable session id".to_owned()))?;
-        let session = Session {
-            customer,
-            csrf_token: random_token()?,
-            pending,
-            created_at: now,
-            expires_at,
-        };
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, customer_id, csrf_token, pending, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id_hash(&id))
-        .bind(session.customer.as_ref().map(CustomerId::as_str))
-        .bind(&session.csrf_token)
-        .bind(session.pending.as_deref())
-        .bind(now.unix_millis())
-        .bind(expires_at.unix_millis())
-        .execute(executor)
-        .await
-        .map_err(write_error)?;
-        Ok((id, session))
+        Ok(NewSession {
+            id_hash: id_hash(&id),
+            id,
+            session: Session {
+                customer,
+                csrf_token: random_token()?,
+                pending,
+                created_at: now,
+                expires_at,
+            },
+        })
     }
+
+    fn insert(&self, conn: &Connection) -> Result<(), StoreError> {
+        let s = &self.session;
+        conn.prepare_cached(
+            "INSERT INTO sessions (id_hash, customer_id, csrf_token, pending, created_at, \
+                 expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                self.id_hash,
+                s.customer.as_ref().map(CustomerId::as_str),
+                s.csrf_token,
+                s.pending,
+                s.created_at.unix_millis(),
+                s.expires_at.unix_millis(),
+            ])
+        })
+        .map_err(write_error)?;
+        Ok(())
+    }
+
+    fn made(self) -> (SessionId, Session) {
+        (self.id, self.session)
+    }
+}
+
+fn execute(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<usize, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute(params))
+        .map_err(db_error)
 }
 
 #[async_trait]
@@ -93,40 +122,57 @@ impl SessionStore for SqlStore {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<(SessionId, Session), StoreError> {
-        // Pruning here keeps the table as small as the live sessions
-        // without a background task; the index makes it cheap.
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now.unix_millis())
-            .execute(&self.pool)
+        let new = NewSession::draw(customer, pending, now, expires_at)?;
+        self.engine
+            .write(move |conn| {
+                // Pruning here keeps the table as small as the live
+                // sessions without a background task; the index makes it
+                // cheap.
+                execute(
+                    conn,
+                    "DELETE FROM sessions WHERE expires_at <= ?1",
+                    params![now.unix_millis()],
+                )?;
+                new.insert(conn)?;
+                Ok(new.made())
+            })
             .await
-            .map_err(db_error)?;
-        Self::insert_session(&self.pool, customer, pending, now, expires_at).await
     }
 
     async fn session(&self, id: &SessionId, now: Timestamp) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(
-            "SELECT customer_id, csrf_token, pending, created_at, expires_at \
-             FROM sessions WHERE id_hash = $1 AND expires_at > $2",
-        )
-        .bind(id_hash(id))
-        .bind(now.unix_millis())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
-        row.as_ref().map(session_from_row).transpose()
+        let hash = id_hash(id);
+        self.engine.read(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT customer_id, csrf_token, pending, created_at, expires_at \
+                     FROM sessions WHERE id_hash = ?1 AND expires_at > ?2",
+                )
+                .map_err(db_error)?;
+            let mut rows = statement
+                .query(params![hash, now.unix_millis()])
+                .map_err(db_error)?;
+            rows.next()
+                .map_err(db_error)?
+                .map(session_from_row)
+                .transpose()
+        })
     }
 
     async fn set_pending(&self, id: &SessionId, pending: Option<String>) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE sessions SET pending = $1 WHERE id_hash = $2")
-            .bind(pending.as_deref())
-            .bind(id_hash(id))
-            .execute(&self.pool)
+        let hash = id_hash(id);
+        self.engine
+            .write(move |conn| {
+                let updated = execute(
+                    conn,
+                    "UPDATE sessions SET pending = ?1 WHERE id_hash = ?2",
+                    params![pending, hash],
+                )?;
+                if updated == 0 {
+                    return Err(StoreError::Conflict);
+                }
+                Ok(())
+            })
             .await
-            .map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict);
-        }
-        Ok(())
     }
 
     async fn rotate_session(
@@ -136,28 +182,37 @@ impl SessionStore for SqlStore {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<(SessionId, Session), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let deleted = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND expires_at > $2")
-            .bind(id_hash(id))
-            .bind(now.unix_millis())
-            .execute(&mut *tx)
+        let hash = id_hash(id);
+        let new = NewSession::draw(Some(customer.clone()), None, now, expires_at)?;
+        // One job, so one savepoint: the old session is deleted and the
+        // new one made together, or neither.
+        self.engine
+            .write(move |conn| {
+                let deleted = execute(
+                    conn,
+                    "DELETE FROM sessions WHERE id_hash = ?1 AND expires_at > ?2",
+                    params![hash, now.unix_millis()],
+                )?;
+                if deleted == 0 {
+                    return Err(StoreError::Conflict);
+                }
+                new.insert(conn)?;
+                Ok(new.made())
+            })
             .await
-            .map_err(db_error)?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::Conflict);
-        }
-        let made =
-            Self::insert_session(&mut *tx, Some(customer.clone()), None, now, expires_at).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(made)
     }
 
     async fn delete_session(&self, id: &SessionId) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(id_hash(id))
-            .execute(&self.pool)
+        let hash = id_hash(id);
+        self.engine
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "DELETE FROM sessions WHERE id_hash = ?1",
+                    params![hash],
+                )?;
+                Ok(())
+            })
             .await
-            .map_err(db_error)?;
-        Ok(())
     }
 }

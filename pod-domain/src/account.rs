@@ -12,8 +12,8 @@
 use std::fmt;
 
 use crate::{
-    CancelReason, CodeCheck, ConfirmStep, ConfirmationPolicy, CustomerId, Destination,
-    Order, OrderEvent, OrderId, Pizza, Timestamp,
+    CancelReason, CodeCheck, ConfirmStep, ConfirmationPolicy, CustomerId, Destination, Order,
+    OrderEvent, OrderId, Pizza, Timestamp,
 };
 
 /// A keyed digest of a one-time code, kept when pod checks codes itself (the
@@ -186,6 +186,8 @@ pub struct Placed {
 }
 
 /// What to do with a spoken order code, decided before any code is compared.
+// A short-lived answer, matched at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderCodeStep {
     /// No comparison is needed: commit `change` (if any) and answer `result`.
@@ -236,6 +238,8 @@ pub struct Stale {
 }
 
 /// What to do with an entered sign-in code, decided before any comparison.
+// A short-lived answer, matched at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignInStep {
     /// No comparison is needed: commit `change` (if any) and answer `result`.
@@ -462,21 +466,15 @@ impl Account {
         let mut orders = Vec::with_capacity(2);
         let mut events = Vec::with_capacity(2);
         let mut superseded = None;
-        if let Some(pending) = &self.pending {
-            if let Ok((cancelled, event)) = pending.cancel(CancelReason::Superseded, now) {
-                orders.push(cancelled.clone());
-                events.push(event);
-                superseded = Some(cancelled);
-            }
+        if let Some(pending) = &self.pending
+            && let Ok((cancelled, event)) = pending.cancel(CancelReason::Superseded, now)
+        {
+            orders.push(cancelled.clone());
+            events.push(event);
+            superseded = Some(cancelled);
         }
-        let (order, placed) = Order::place(
-            id,
-            self.customer.clone(),
-            pizza,
-            destination,
-            now,
-            policy,
-        );
+        let (order, placed) =
+            Order::place(id, self.customer.clone(), pizza, destination, now, policy);
         orders.push(order.clone());
         events.push(placed);
         let account = Account {
@@ -501,9 +499,7 @@ impl Account {
     /// `None` when that order no longer waits.
     pub fn order_code_not_delivered(&self, id: &OrderId, now: Timestamp) -> Option<Change> {
         let pending = self.pending.as_ref().filter(|o| o.id() == id)?;
-        let (cancelled, event) = pending
-            .cancel(CancelReason::CodeDeliveryFailed, now)
-            .ok()?;
+        let (cancelled, event) = pending.cancel(CancelReason::CodeDeliveryFailed, now).ok()?;
         Some(self.settle_pending(cancelled, vec![event], self.lockout))
     }
 

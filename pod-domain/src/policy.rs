@@ -202,7 +202,7 @@ impl ConfirmationPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    
+
     #[test]
     fn defaults_match_the_documented_bounds() {
         let policy = ConfirmationPolicy::default();

@@ -223,11 +223,11 @@ impl SignInService {
         if login.is_empty() || login.len() > MAX_LOGIN_LEN || login.chars().any(char::is_control) {
             return Ok(StartOutcome::UnknownLogin);
         }
-        if let Some(client) = client {
-            if !self.clients.try_spend(client, self.clock.now()) {
-                info!(%client, "sign-in code not sent: client address budget spent");
-                return Ok(StartOutcome::ClientRateLimited);
-            }
+        if let Some(client) = client
+            && !self.clients.try_spend(client, self.clock.now())
+        {
+            info!(%client, "sign-in code not sent: client address budget spent");
+            return Ok(StartOutcome::ClientRateLimited);
         }
         let Some(user) = ports.users.user_by_login(login).await? else {
             return Ok(StartOutcome::UnknownLogin);
@@ -359,11 +359,14 @@ impl SignInService {
                 self.clock.as_ref(),
                 customer,
                 account,
-                |account, now| {
-                    match account.apply_sign_in_check(issued.issued_at, check, now, &self.policy) {
-                        Some((change, result)) => (change, Some(result)),
-                        None => (None, None),
-                    }
+                |account, now| match account.apply_sign_in_check(
+                    issued.issued_at,
+                    check,
+                    now,
+                    &self.policy,
+                ) {
+                    Some((change, result)) => (change, Some(result)),
+                    None => (None, None),
                 },
             )
             .await?;

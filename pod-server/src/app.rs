@@ -248,7 +248,7 @@ impl Application {
                         .into_make_service_with_connect_info::<SocketAddr>(),
                 )
                 .with_graceful_shutdown(stopped(stop_rx))
-                    .await?
+                .await?
             }
             Some((cert, key)) => {
                 let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
@@ -291,8 +291,7 @@ fn web_app(
     events: &LiveEvents,
 ) -> anyhow::Result<WebApp> {
     let app_url = format!("{}{}/app", settings.public_url, settings.base_path);
-    let mut sign_in =
-        SignInService::new(ports.store.clone(), ports.clock.clone(), settings.policy);
+    let mut sign_in = SignInService::new(ports.store.clone(), ports.clock.clone(), settings.policy);
     let method = match oidc {
         Some(login) => SignInMethod::Oidc {
             login,

@@ -29,7 +29,14 @@ fn digest() -> Option<CodeDigest> {
 
 fn place(account: &Account, n: u32, now: Timestamp, policy: &ConfirmationPolicy) -> Account {
     account
-        .place_order(id(n), pizza(), &Destination::sms("+15550100"), digest(), now, policy)
+        .place_order(
+            id(n),
+            pizza(),
+            &Destination::sms("+15550100"),
+            digest(),
+            now,
+            policy,
+        )
         .unwrap()
         .change
         .account()
@@ -59,7 +66,14 @@ fn a_new_order_supersedes_the_pending_one_in_the_same_change() {
     let first = place(&demo(), 1, at(0), &policy);
     assert_eq!(first.version(), 1);
     let placed = first
-        .place_order(id(2), pizza(), &Destination::email("a@b.c"), None, at(5), &policy)
+        .place_order(
+            id(2),
+            pizza(),
+            &Destination::email("a@b.c"),
+            None,
+            at(5),
+            &policy,
+        )
         .unwrap();
     let superseded = placed.superseded.unwrap();
     assert_eq!(superseded.id(), &id(1));
@@ -73,7 +87,11 @@ fn a_new_order_supersedes_the_pending_one_in_the_same_change() {
     let change = placed.change;
     assert_eq!(change.expected_version(), 1);
     assert_eq!(change.account().pending().unwrap().id(), &id(2));
-    assert_eq!(change.account().order_digest(), None, "the new code's digest replaces the old");
+    assert_eq!(
+        change.account().order_digest(),
+        None,
+        "the new code's digest replaces the old"
+    );
     assert_eq!(change.orders().len(), 2);
     let names: Vec<_> = change.events().iter().map(|e| e.name()).collect();
     assert_eq!(names, ["cancelled", "placed"]);
@@ -154,7 +172,13 @@ fn the_wrong_code_that_engages_the_lock_cancels_the_pending_order() {
         .apply_order_check(&pending, CodeCheck::Invalid, at(1), &policy)
         .unwrap();
     let account = change.unwrap().account().clone();
-    assert!(matches!(result, ConfirmResult::WrongCode { attempts_left: 2, .. }));
+    assert!(matches!(
+        result,
+        ConfirmResult::WrongCode {
+            attempts_left: 2,
+            ..
+        }
+    ));
     let (change, result) = account
         .apply_order_check(&pending, CodeCheck::Invalid, at(2), &policy)
         .unwrap();
@@ -207,10 +231,7 @@ fn at_the_nist_ceiling_the_lock_never_lifts_by_itself() {
         locked_at: Some(at(0)),
     };
     assert!(lockout.is_locked(at(10 * 365 * 24 * 3600), &policy));
-    let account = Account {
-        lockout,
-        ..demo()
-    };
+    let account = Account { lockout, ..demo() };
     let unlocked = account.unlock().unwrap();
     assert!(!unlocked.account().is_locked(at(1), &policy));
     assert_eq!(unlocked.account().unlock(), None, "nothing left to lift");
@@ -247,7 +268,11 @@ fn an_undelivered_code_cancels_its_order_but_still_counts_as_sent() {
 #[test]
 fn sign_in_codes_expire_and_run_out_of_attempts() {
     let policy = ConfirmationPolicy::default();
-    let account = demo().start_sign_in(digest(), at(0), &policy).unwrap().account().clone();
+    let account = demo()
+        .start_sign_in(digest(), at(0), &policy)
+        .unwrap()
+        .account()
+        .clone();
     let issued = account.sign_in_code().unwrap().issued_at;
     match account.sign_in_step(at(300), &policy) {
         SignInStep::Settled { change, result } => {

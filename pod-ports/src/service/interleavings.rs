@@ -6,9 +6,9 @@
 //! interleaving. Every committed change is recorded with the account it
 //! replaced, and the rules are checked over that history after every batch.
 
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -60,10 +60,7 @@ impl AccountStore for Interleaved {
     async fn commit(&self, change: &Change) -> Result<(), StoreError> {
         self.shuffle().await;
         // No await between reading and committing: atomic on one thread.
-        let before = self
-            .inner
-            .load_account(change.account().customer())
-            .await?;
+        let before = self.inner.load_account(change.account().customer()).await?;
         self.inner.commit(change).await?;
         self.commits.lock().unwrap().push((before, change.clone()));
         Ok(())
@@ -126,7 +123,11 @@ fn users() -> MockUserStore {
     users
 }
 
-fn run(policy: ConfirmationPolicy, seed: u64, steps: Vec<(Vec<Op>, u64)>) -> Result<(), TestCaseError> {
+fn run(
+    policy: ConfirmationPolicy,
+    seed: u64,
+    steps: Vec<(Vec<Op>, u64)>,
+) -> Result<(), TestCaseError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -168,9 +169,15 @@ fn run(policy: ConfirmationPolicy, seed: u64, steps: Vec<(Vec<Op>, u64)>) -> Res
                     // Errors are conflicts after too many lost races: allowed,
                     // and they change nothing.
                     let _ = match op {
-                        Op::Order(a) => ordering.place_order_for(&customer(*a), pizza).await.map(drop),
+                        Op::Order(a) => ordering
+                            .place_order_for(&customer(*a), pizza)
+                            .await
+                            .map(drop),
                         Op::Confirm(a, right) => ordering
-                            .confirm_order_for(&customer(*a), &code(if *right { RIGHT } else { WRONG }))
+                            .confirm_order_for(
+                                &customer(*a),
+                                &code(if *right { RIGHT } else { WRONG }),
+                            )
                             .await
                             .map(drop),
                         Op::StartSignIn(a) => sign_in.start(&format!("u{a}"), None).await.map(drop),
@@ -200,8 +207,12 @@ fn run(policy: ConfirmationPolicy, seed: u64, steps: Vec<(Vec<Op>, u64)>) -> Res
         let commits = store.commits.lock().unwrap();
         let mut applied: std::collections::HashMap<OrderId, u32> = Default::default();
         for (before, change) in commits.iter() {
-            let Some(old) = before.pending() else { continue };
-            let Some(new) = change.orders().iter().find(|o| o.id() == old.id()) else { continue };
+            let Some(old) = before.pending() else {
+                continue;
+            };
+            let Some(new) = change.orders().iter().find(|o| o.id() == old.id()) else {
+                continue;
+            };
             let was = old.awaiting().unwrap().failed_attempts();
             let compared = match new.state() {
                 OrderState::AwaitingCode(w) => w.failed_attempts() > was,
@@ -215,7 +226,10 @@ fn run(policy: ConfirmationPolicy, seed: u64, steps: Vec<(Vec<Op>, u64)>) -> Res
             }
         }
         for (order, n) in applied {
-            prop_assert!(n <= policy.max_failed_attempts(), "{order}: {n} comparisons applied");
+            prop_assert!(
+                n <= policy.max_failed_attempts(),
+                "{order}: {n} comparisons applied"
+            );
         }
         Ok(())
     })
@@ -264,9 +278,15 @@ fn check_commit(
         before.lockout().consecutive_failures,
         after.lockout().consecutive_failures,
     );
-    prop_assert!(is == was || is == was + 1 || is == 0, "failures move by one or reset");
+    prop_assert!(
+        is == was || is == was + 1 || is == 0,
+        "failures move by one or reset"
+    );
     if is >= policy.lockout_after() && is == was + 1 {
-        prop_assert!(after.is_locked(now, policy), "the lock engages exactly at its limit");
+        prop_assert!(
+            after.is_locked(now, policy),
+            "the lock engages exactly at its limit"
+        );
     }
     if is < policy.lockout_after() {
         prop_assert!(!after.is_locked(now, policy), "and not before");
@@ -294,14 +314,20 @@ fn check_account(
         account.sign_in_sends().sent_in_window(now) <= policy.max_sign_in_codes_per_hour()
     );
     if let Some(pending) = account.pending() {
-        let waiting = pending.awaiting().expect("the pending order awaits its code");
+        let waiting = pending
+            .awaiting()
+            .expect("the pending order awaits its code");
         prop_assert!(waiting.failed_attempts() < policy.max_failed_attempts());
         let own = digest_of(
             account.customer(),
             &CodePurpose::ConfirmOrder(pending.id().clone()),
             RIGHT,
         );
-        prop_assert_eq!(account.order_digest(), Some(&own), "the stored code is its own");
+        prop_assert_eq!(
+            account.order_digest(),
+            Some(&own),
+            "the stored code is its own"
+        );
     }
     Ok(())
 }

@@ -265,7 +265,10 @@ impl OrderingService {
             let now = self.ports.clock.now();
             match account.order_code_step(now, &self.policy) {
                 OrderCodeStep::Compare { order, digest } => break (order, digest),
-                OrderCodeStep::Settled { change: None, result } => return Ok(result.into()),
+                OrderCodeStep::Settled {
+                    change: None,
+                    result,
+                } => return Ok(result.into()),
                 OrderCodeStep::Settled {
                     change: Some(change),
                     result,

@@ -15,9 +15,7 @@ use tokio::sync::Barrier;
 
 use super::*;
 use crate::testing::{CountingStore, ManualClock, MemoryStore, RoundTrips, SequentialIds};
-use crate::{
-    MockAccessTokens, MockCustomerDirectory, MockOneTimeCodes, MockOrderEvents, NewCode,
-};
+use crate::{MockAccessTokens, MockCustomerDirectory, MockOneTimeCodes, MockOrderEvents, NewCode};
 
 pub(crate) const T0: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 const TOKEN: &str = "token-of-demo";
@@ -173,13 +171,11 @@ pub(crate) fn directory() -> MockCustomerDirectory {
 
 fn tokens() -> MockAccessTokens {
     let mut tokens = MockAccessTokens::new();
-    tokens
-        .expect_customer_for_token()
-        .returning(|t| match t {
-            TOKEN => Ok(demo()),
-            "down" => Err(TokenError::Unavailable("jwks down".into())),
-            _ => Err(TokenError::Invalid("bad signature".into())),
-        });
+    tokens.expect_customer_for_token().returning(|t| match t {
+        TOKEN => Ok(demo()),
+        "down" => Err(TokenError::Unavailable("jwks down".into())),
+        _ => Err(TokenError::Invalid("bad signature".into())),
+    });
     tokens
 }
 
@@ -282,7 +278,12 @@ impl Harness {
     }
 
     fn event_names(&self) -> Vec<&'static str> {
-        self.published.lock().unwrap().iter().map(|e| e.name()).collect()
+        self.published
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.name())
+            .collect()
     }
 }
 
@@ -327,7 +328,11 @@ async fn an_order_is_one_read_one_commit_then_the_code() {
     assert_eq!(account.pending(), Some(&order));
     assert_eq!(
         account.order_digest(),
-        Some(&digest_of(&demo(), &CodePurpose::ConfirmOrder(order.id().clone()), RIGHT))
+        Some(&digest_of(
+            &demo(),
+            &CodePurpose::ConfirmOrder(order.id().clone()),
+            RIGHT
+        ))
     );
 }
 
@@ -441,7 +446,10 @@ async fn wrong_codes_count_down_then_cancel_and_every_one_counts_toward_the_lock
     // The operator lifts it.
     assert!(h.service.unlock(&demo()).await.unwrap());
     assert!(matches!(h.order().await, PlaceOutcome::Placed { .. }));
-    assert!(!h.service.unlock(&demo()).await.unwrap(), "nothing left to lift");
+    assert!(
+        !h.service.unlock(&demo()).await.unwrap(),
+        "nothing left to lift"
+    );
 }
 
 #[tokio::test]
@@ -453,7 +461,10 @@ async fn the_lock_lifts_after_its_cool_down() {
     assert_eq!(h.order().await, PlaceOutcome::Locked);
     h.clock.advance(policy.lockout_cooldown());
     assert!(matches!(h.order().await, PlaceOutcome::Placed { .. }));
-    assert!(matches!(h.confirm(RIGHT).await, ConfirmOutcome::Confirmed(_)));
+    assert!(matches!(
+        h.confirm(RIGHT).await,
+        ConfirmOutcome::Confirmed(_)
+    ));
     assert_eq!(h.account().await.lockout().consecutive_failures, 0);
 }
 
@@ -470,7 +481,11 @@ async fn an_overdue_order_expires_without_a_comparison() {
 #[tokio::test]
 async fn a_provider_that_rate_limits_changes_nothing() {
     let store: Arc<dyn AccountStore> = Arc::new(MemoryStore::new());
-    let h = harness_with(store.clone(), FakeCodes::default(), ConfirmationPolicy::default());
+    let h = harness_with(
+        store.clone(),
+        FakeCodes::default(),
+        ConfirmationPolicy::default(),
+    );
     h.order().await;
     let before = h.account().await;
     let mut codes = MockOneTimeCodes::new();
@@ -492,7 +507,10 @@ async fn a_provider_that_rate_limits_changes_nothing() {
         ConfirmationPolicy::default(),
     );
     assert_eq!(
-        service.confirm_order(Some(TOKEN), &code(RIGHT)).await.unwrap(),
+        service
+            .confirm_order(Some(TOKEN), &code(RIGHT))
+            .await
+            .unwrap(),
         ConfirmOutcome::RateLimited
     );
     assert_eq!(h.account().await, before);
@@ -508,7 +526,10 @@ async fn two_right_codes_at_once_confirm_exactly_once() {
     .await;
     let mut outcomes = outcomes;
     outcomes.sort_by_key(|o| matches!(o, ConfirmOutcome::AlreadyConfirmed(_)));
-    assert!(matches!(outcomes[0], ConfirmOutcome::Confirmed(_)), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[0], ConfirmOutcome::Confirmed(_)),
+        "{outcomes:?}"
+    );
     assert!(
         matches!(outcomes[1], ConfirmOutcome::AlreadyConfirmed(_)),
         "{outcomes:?}"
@@ -523,7 +544,12 @@ async fn two_right_codes_at_once_confirm_exactly_once() {
 
 /// `n` requests of the same kind at once, every one of them having read the
 /// account before any commits.
-async fn at_once<F, Fut, T>(n: usize, policy: ConfirmationPolicy, setup: usize, run: F) -> (Harness, Vec<T>)
+async fn at_once<F, Fut, T>(
+    n: usize,
+    policy: ConfirmationPolicy,
+    setup: usize,
+    run: F,
+) -> (Harness, Vec<T>)
 where
     F: Fn(Arc<Harness>) -> Fut,
     Fut: std::future::Future<Output = T> + Send + 'static,
@@ -582,15 +608,25 @@ async fn two_orders_at_once_leave_one_pending_order_with_its_own_code() {
             _ => None,
         })
         .collect();
-    assert_eq!(placed.len(), 2, "both were placed, one superseding the other");
+    assert_eq!(
+        placed.len(),
+        2,
+        "both were placed, one superseding the other"
+    );
     let account = h.account().await;
     let pending = account.pending().unwrap();
     assert_eq!(
         account.order_digest(),
-        Some(&digest_of(&demo(), &CodePurpose::ConfirmOrder(pending.id().clone()), RIGHT)),
+        Some(&digest_of(
+            &demo(),
+            &CodePurpose::ConfirmOrder(pending.id().clone()),
+            RIGHT
+        )),
         "the stored code is the pending order's own"
     );
-    assert!(matches!(h.confirm(RIGHT).await, ConfirmOutcome::Confirmed(o) if o.id() == pending.id()));
+    assert!(
+        matches!(h.confirm(RIGHT).await, ConfirmOutcome::Confirmed(o) if o.id() == pending.id())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -631,7 +667,10 @@ async fn the_wrong_code_that_locks_wins_over_a_concurrent_right_code_or_loses_cl
         }
         // The right code went first: confirmed, the run ended, and the
         // wrong code found nothing pending.
-        (ConfirmOutcome::NoPendingOrder | ConfirmOutcome::AlreadyConfirmed(_), ConfirmOutcome::Confirmed(_)) => {
+        (
+            ConfirmOutcome::NoPendingOrder | ConfirmOutcome::AlreadyConfirmed(_),
+            ConfirmOutcome::Confirmed(_),
+        ) => {
             assert_eq!(account.lockout().consecutive_failures, 0);
         }
         other => panic!("{other:?}"),

@@ -11,19 +11,17 @@ use crate::{LocalUser, MockUserStore};
 
 fn users() -> MockUserStore {
     let mut users = MockUserStore::new();
-    users
-        .expect_user_by_login()
-        .returning(|login| match login {
-            "demo" | "DEMO@example.com" => Ok(Some(LocalUser {
-                id: demo(),
-                name: "demo".into(),
-                email: "demo@example.com".into(),
-                phone: None,
-                created_at: T0,
-            })),
-            "broken" => Err(StoreError::Unavailable("disk".into())),
-            _ => Ok(None),
-        });
+    users.expect_user_by_login().returning(|login| match login {
+        "demo" | "DEMO@example.com" => Ok(Some(LocalUser {
+            id: demo(),
+            name: "demo".into(),
+            email: "demo@example.com".into(),
+            phone: None,
+            created_at: T0,
+        })),
+        "broken" => Err(StoreError::Unavailable("disk".into())),
+        _ => Ok(None),
+    });
     users
 }
 
@@ -198,9 +196,14 @@ async fn a_sign_in_code_runs_out_of_attempts_and_expires() {
     assert_eq!(h.enter(WRONG).await, CodeOutcome::WrongCode);
     assert_eq!(h.enter(WRONG).await, CodeOutcome::WrongCode);
     assert_eq!(h.enter(WRONG).await, CodeOutcome::TooManyAttempts);
-    assert_eq!(h.enter(RIGHT).await, CodeOutcome::WrongCode, "the code is gone");
+    assert_eq!(
+        h.enter(RIGHT).await,
+        CodeOutcome::WrongCode,
+        "the code is gone"
+    );
     h.start().await;
-    h.clock.advance(ConfirmationPolicy::default().code_lifetime());
+    h.clock
+        .advance(ConfirmationPolicy::default().code_lifetime());
     assert_eq!(h.enter(RIGHT).await, CodeOutcome::Expired);
 }
 

@@ -120,7 +120,15 @@ pub async fn a_committed_account_reads_back_equal(store: Arc<dyn AccountStore>) 
     assert_eq!(account.version(), 4);
     assert_eq!(account.lockout().consecutive_failures, 2);
     assert_eq!(account.sign_in_code().unwrap().failed_attempts, 1);
-    assert_eq!(account.pending().unwrap().awaiting().unwrap().failed_attempts(), 1);
+    assert_eq!(
+        account
+            .pending()
+            .unwrap()
+            .awaiting()
+            .unwrap()
+            .failed_attempts(),
+        1
+    );
     assert_eq!(account.order_sends().times(), [at(0)]);
     assert_eq!(account.sign_in_sends().times(), [at(2)]);
     assert_eq!(
@@ -146,7 +154,11 @@ pub async fn a_stale_commit_is_refused_and_writes_nothing(store: Arc<dyn Account
         store.commit(&late.change).await,
         Err(StoreError::Conflict)
     ));
-    assert_eq!(store.order(&id("o2")).await.unwrap(), None, "no order written");
+    assert_eq!(
+        store.order(&id("o2")).await.unwrap(),
+        None,
+        "no order written"
+    );
     let account = store.load_account(&customer(1)).await.unwrap();
     assert_eq!(&account, first.change.account());
 }
