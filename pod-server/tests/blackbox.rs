@@ -746,3 +746,40 @@ async fn auth0_mode_reads_the_original_secrets_ini() {
         || app.stderr_text().contains(&token);
     assert!(!secret_leaked, "a secret reached the log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_started_together_on_a_new_data_folder_all_succeed() {
+    // Each command opens (and so migrates) the new database at once.
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let env: std::collections::BTreeMap<String, String> = [(
+            "POD_DATA_DIR".to_owned(),
+            dir.path().join("data").display().to_string(),
+        )]
+        .into();
+        let tasks: Vec<_> = (0..4)
+            .map(|n| {
+                let env = env.clone();
+                let args: Vec<String> = ["users", "add", &format!("u{n}"), "--email"]
+                    .iter()
+                    .map(|a| (*a).to_owned())
+                    .chain([format!("u{n}@example.com")])
+                    .collect();
+                tokio::spawn(async move { support::run(&args, &env).await })
+            })
+            .collect();
+        for task in tasks {
+            let done = task.await.unwrap();
+            assert!(
+                done.status.success(),
+                "round {round}: {}\n{}",
+                done.stdout,
+                done.stderr
+            );
+        }
+        let list = support::run(&["users".to_owned(), "list".to_owned()], &env).await;
+        for n in 0..4 {
+            assert!(list.stdout.contains(&format!("u{n}@example.com")), "{}", list.stdout);
+        }
+    }
+}

@@ -197,7 +197,7 @@ fn command(args: &[String], env: &BTreeMap<String, String>, log: &str) -> std::p
     command
 }
 
-async fn run(args: &[String], env: &BTreeMap<String, String>) -> Finished {
+pub(crate) async fn run(args: &[String], env: &BTreeMap<String, String>) -> Finished {
     let mut command = tokio::process::Command::from(command(args, env, "warn"));
     command.stdin(Stdio::null()).kill_on_drop(true);
     let output = tokio::time::timeout(PATIENCE, command.output())
