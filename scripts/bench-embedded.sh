@@ -67,4 +67,21 @@ print(f"c={sys.argv[2]:>3}: {r['flows_per_s']:8.0f} flows/s  failed {r['flows_fa
       f"cpu {json.dumps(cpu)}")
 PY
 done
+# How the group commit batched the writes over all runs (Prometheus histogram).
+curl -fs "http://127.0.0.1:$port/metrics" | grep -E '^pod_store_commit_(batch_size|duration_seconds)_(bucket|sum|count)' \
+  >"$data/commit-metrics.txt" || true
+python3 - "$data/commit-metrics.txt" <<'PY' || true
+import re, sys
+buckets, total, count = [], 0.0, 0
+for line in open(sys.argv[1]):
+    m = re.match(r'pod_store_commit_batch_size_bucket\{le="([^"]+)"\} (\d+)', line)
+    if m: buckets.append((m.group(1), int(m.group(2))))
+    if line.startswith("pod_store_commit_batch_size_sum"): total = float(line.split()[1])
+    if line.startswith("pod_store_commit_batch_size_count"): count = int(line.split()[1])
+if count:
+    prev, parts = 0, []
+    for le, n in buckets:
+        parts.append(f"<={le}: {100 * (n - prev) / count:.0f}%"); prev = n
+    print(f"group commit: {count} transactions, {total:.0f} changes, {total / count:.1f} per fsync; " + ", ".join(parts))
+PY
 echo "driver output and server log in $data"

@@ -91,6 +91,7 @@ impl Application {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let events = LiveEvents::default();
         let metrics = Metrics::new();
+        store.set_telemetry(Arc::new(metrics.clone()));
         let shared_store = Arc::new(store.clone());
 
         let (ports, oidc): (Ports, Option<Arc<dyn WebLogin>>) = match &settings.identity {

@@ -328,6 +328,23 @@ async fn requests_that_fail_verification_are_refused_and_touch_nothing() {
     let answer = alexa.send(&order_intent()).await.unwrap();
     assert_eq!(speech(&answer), RECEIVED_EMAIL);
     assert_eq!(app.outbox().len(), 1);
+    // The accepted order was committed by the group-committing writer, and
+    // its batch is in the metrics.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let batches: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("pod_store_commit_batch_size_count "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(batches >= 1, "no commit batch observed:\n{metrics}");
 }
 
 // ------------------------------------------------------ abuse
