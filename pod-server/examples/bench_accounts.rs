@@ -109,7 +109,8 @@ async fn add_history(store: Arc<pod_adapters_sql::SqlStore>, orders: usize) -> a
                 let customer = CustomerId::parse(format!("history|{k}"))
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 for n in 0..PER_CUSTOMER {
-                    let id = OrderId::parse(format!("h{k}x{n}")).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let id =
+                        OrderId::parse(format!("h{k}x{n}")).map_err(|e| anyhow::anyhow!("{e}"))?;
                     let account = store.load_account(&customer).await?;
                     let placed = account
                         .place_order(

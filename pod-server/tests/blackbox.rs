@@ -796,7 +796,11 @@ async fn commands_started_together_on_a_new_data_folder_all_succeed() {
         }
         let list = support::run(&["users".to_owned(), "list".to_owned()], &env).await;
         for n in 0..4 {
-            assert!(list.stdout.contains(&format!("u{n}@example.com")), "{}", list.stdout);
+            assert!(
+                list.stdout.contains(&format!("u{n}@example.com")),
+                "{}",
+                list.stdout
+            );
         }
     }
 }
