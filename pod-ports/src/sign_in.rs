@@ -154,7 +154,7 @@ pub enum CodeOutcome {
 
 /// Signs people in to the web app.
 ///
-/// Passwordless sign-in is governed by the same [`Account`] as voice
+/// Passwordless sign-in is governed by the same [`Account`](pod_domain::Account) as voice
 /// ordering: sign-in codes have their own send budget (so nobody can spend
 /// a person's order codes from the sign-in page), every wrong sign-in code
 /// counts toward the account lock, and a locked account gets no code and no
