@@ -1,7 +1,7 @@
 //! Black-box tests of the Auth0 adapters against wiremock and the fake.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,6 +11,7 @@ use pod_adapters_auth0::{
     pkce_challenge,
 };
 use pod_domain::{CodeCheck, ContactPoints, CustomerId, Destination, OrderId, Timestamp};
+use pod_ports::testing::ManualClock;
 use pod_ports::{
     AccessTokens, Clock, CodeError, CodePurpose, CustomerDirectory, DirectoryError, OneTimeCode,
     OneTimeCodes, TokenError,
@@ -38,22 +39,8 @@ const ALICE_PATH: &str = "/api/v2/users/auth0%7Calice";
 // ---------------------------------------------------------------- helpers
 
 /// A clock tests move by hand.
-#[derive(Debug)]
-struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    fn new() -> Arc<Self> {
-        Arc::new(ManualClock(AtomicI64::new(1_700_000_000_000)))
-    }
-    fn advance(&self, d: Duration) {
-        self.0.fetch_add(d.as_millis() as i64, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
-    }
+fn manual_clock() -> Arc<ManualClock> {
+    ManualClock::starting_at(Timestamp::from_unix_millis(1_700_000_000_000))
 }
 
 fn now() -> i64 {
@@ -241,7 +228,7 @@ fn otp_form(realm: &str, username: &str, otp: &str) -> FormIs {
 async fn hs256_access_tokens_are_checked_claim_by_claim() {
     let server = MockServer::start().await;
     let adapters = Auth0Adapters::new(
-        config(&server, hs256(), ManualClock::new())
+        config(&server, hs256(), manual_clock())
             .with_custom_issuer("https://login.example.com"),
     )
     .unwrap();
@@ -391,7 +378,7 @@ async fn rs256_access_tokens_resist_algorithm_attacks() {
     let key = RsaTestKey::generate("k1");
     let jwks = mount_jwks(&server, vec![key.jwk()]).await;
     let adapters =
-        Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, ManualClock::new())).unwrap();
+        Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, manual_clock())).unwrap();
     let tokens = &adapters.access_tokens;
 
     assert_eq!(
@@ -441,7 +428,7 @@ async fn jwks_rotation_refetches_once_and_is_rate_limited() {
     let k2 = RsaTestKey::generate("k2");
     let k3 = RsaTestKey::generate("k3");
     let jwks = mount_jwks(&server, vec![k1.jwk()]).await;
-    let clock = ManualClock::new();
+    let clock = manual_clock();
     let adapters =
         Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, clock.clone())).unwrap();
     let tokens = &adapters.access_tokens;
@@ -511,7 +498,7 @@ async fn an_unreachable_jwks_makes_tokens_uncheckable_not_invalid() {
         .mount(&server)
         .await;
     let adapters =
-        Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, ManualClock::new())).unwrap();
+        Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, manual_clock())).unwrap();
     let key = RsaTestKey::generate("k1");
     let got = adapters
         .access_tokens
@@ -534,7 +521,7 @@ async fn fifty_orders_cost_one_management_token_and_one_lookup() {
     let issuer = mount_management_token(&server, 86_400, 1).await;
     mount_alice(&server, db_and_sms(), 1).await;
     mount_start(&server, 50).await;
-    let adapters = hs_adapters(&server, ManualClock::new());
+    let adapters = hs_adapters(&server, manual_clock());
     let alice = customer(ALICE);
     for _ in 0..50 {
         let contacts = adapters.directory.contact_points(&alice).await.unwrap();
@@ -565,7 +552,7 @@ async fn concurrent_requests_share_one_token_fetch_and_one_refresh() {
         .expect(60)
         .mount(&server)
         .await;
-    let clock = ManualClock::new();
+    let clock = manual_clock();
     let adapters = Auth0Adapters::new(config(&server, hs256(), clock.clone()).with_cache_ttls(
         CacheTtls {
             management_token_margin: Duration::from_secs(60),
@@ -646,7 +633,7 @@ async fn a_refused_management_token_is_replaced_once() {
         .expect(1)
         .mount(&server)
         .await;
-    let adapters = hs_adapters(&server, ManualClock::new());
+    let adapters = hs_adapters(&server, manual_clock());
     assert!(
         adapters
             .directory
@@ -694,7 +681,7 @@ async fn contact_points_come_from_the_user_or_its_metadata() {
             .expect(1)
             .mount(&server)
             .await;
-        let adapters = hs_adapters(&server, ManualClock::new());
+        let adapters = hs_adapters(&server, manual_clock());
         let got = adapters
             .directory
             .contact_points(&customer(ALICE))
@@ -731,7 +718,7 @@ async fn directory_errors_are_mapped() {
             .expect(calls)
             .mount(&server)
             .await;
-        let adapters = hs_adapters(&server, ManualClock::new());
+        let adapters = hs_adapters(&server, manual_clock());
         let got = adapters.directory.contact_points(&customer(ALICE)).await;
         assert!(check(&got), "{status}: {got:?}");
     }
@@ -741,7 +728,7 @@ async fn directory_errors_are_mapped() {
 async fn rate_limit_headers_pause_management_calls_until_reset() {
     let server = MockServer::start().await;
     mount_management_token(&server, 86_400, 1).await;
-    let clock = ManualClock::new();
+    let clock = manual_clock();
     let reset = clock.now().unix_seconds() + 10;
     Mock::given(method("GET"))
         .and(path(ALICE_PATH))
@@ -795,7 +782,7 @@ async fn a_missing_passwordless_identity_is_created_and_linked_once() {
         .expect(1)
         .mount(&server)
         .await;
-    let adapters = hs_adapters(&server, ManualClock::new());
+    let adapters = hs_adapters(&server, manual_clock());
     let alice = customer(ALICE);
     let sms = Destination::sms("+15550100");
     adapters
@@ -820,7 +807,7 @@ async fn a_present_passwordless_identity_is_left_alone() {
         .expect(0)
         .mount(&server)
         .await;
-    let adapters = hs_adapters(&server, ManualClock::new());
+    let adapters = hs_adapters(&server, manual_clock());
     adapters
         .directory
         .ensure_passwordless_identity(&customer(ALICE), &Destination::sms("+15550100"))
@@ -862,7 +849,7 @@ async fn an_existing_passwordless_user_409_is_found_and_linked() {
         .expect(1)
         .mount(&server)
         .await;
-    let adapters = hs_adapters(&server, ManualClock::new());
+    let adapters = hs_adapters(&server, manual_clock());
     adapters
         .directory
         .ensure_passwordless_identity(&customer(ALICE), &Destination::email("alice@example.com"))
@@ -911,7 +898,7 @@ async fn sending_codes_maps_auth0_answers() {
             .expect(calls)
             .mount(&server)
             .await;
-        let adapters = hs_adapters(&server, ManualClock::new());
+        let adapters = hs_adapters(&server, manual_clock());
         let got = adapters
             .codes
             .deliver(
@@ -936,7 +923,7 @@ async fn email_codes_go_to_the_email_connection() {
         .expect(1)
         .mount(&server)
         .await;
-    let adapters = hs_adapters(&server, ManualClock::new());
+    let adapters = hs_adapters(&server, manual_clock());
     adapters
         .codes
         .deliver(
@@ -1067,7 +1054,7 @@ async fn verifying_codes_maps_auth0_answers() {
             .expect(calls)
             .mount(&server)
             .await;
-        let adapters = hs_adapters(&server, ManualClock::new());
+        let adapters = hs_adapters(&server, manual_clock());
         let got = adapters
             .codes
             .check(
@@ -1104,7 +1091,7 @@ async fn rs256_id_tokens_are_verified_with_the_jwks() {
         .mount(&server)
         .await;
     let adapters =
-        Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, ManualClock::new())).unwrap();
+        Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, manual_clock())).unwrap();
     let got = adapters
         .codes
         .check(
@@ -1126,7 +1113,7 @@ async fn slow_auth0_is_unavailable_within_the_budget() {
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
-    let adapters = Auth0Adapters::new(config(&server, hs256(), ManualClock::new()).with_timeouts(
+    let adapters = Auth0Adapters::new(config(&server, hs256(), manual_clock()).with_timeouts(
         Timeouts {
             request: Duration::from_millis(200),
             budget: Duration::from_millis(600),
@@ -1211,7 +1198,7 @@ async fn upstream_calls_per_order_and_confirmation() {
         .expect(2)
         .mount(&server)
         .await;
-    let clock = ManualClock::new();
+    let clock = manual_clock();
     let adapters = hs_adapters(&server, clock.clone());
     let alice = customer(ALICE);
     let count = || async { server.received_requests().await.unwrap().len() };
@@ -1263,7 +1250,7 @@ async fn mount_alice_after_link(server: &MockServer) {
 #[tokio::test]
 async fn oidc_login_uses_pkce_state_and_nonce() {
     let server = MockServer::start().await;
-    let adapters = hs_adapters(&server, ManualClock::new());
+    let adapters = hs_adapters(&server, manual_clock());
     let oidc = &adapters.oidc;
     let start = oidc
         .begin_login("https://pod.example/app/oidc/callback")

@@ -74,7 +74,21 @@ impl<T: serde::de::DeserializeOwned> FromRequest<HttpState> for ApiJson<T> {
                         "the body is too large",
                     )
                 }
-                other => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", other.body_text()),
+                // serde's message can quote the body (a code, say): the
+                // client gets a fixed message, the log only the kind.
+                other => {
+                    let kind = match other {
+                        JsonRejection::JsonDataError(_) => "wrong fields or types",
+                        JsonRejection::JsonSyntaxError(_) => "not JSON",
+                        _ => "unreadable body",
+                    };
+                    tracing::info!(kind, "api: body refused");
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_json",
+                        "the body is not the JSON object this endpoint takes",
+                    )
+                }
             }),
         }
     }

@@ -565,6 +565,18 @@ async fn api_request_errors_have_stable_codes() {
         );
         assert!(body["message"].is_string(), "{body}");
     }
+    // A refused body's message is fixed: it never quotes what was sent.
+    let (status, body) = env
+        .api(
+            Method::POST,
+            "/api/orders/confirm",
+            Some(&env.demo),
+            Some(json!({"code": 98765432})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!body.to_string().contains("98765432"), "{body}");
+    assert!(!body.to_string().contains("invalid type"), "{body}");
     let (status, body) = env
         .api(
             Method::POST,

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -11,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pod_adapters_local::*;
 use pod_adapters_sql::SqlStore;
 use pod_domain::{Channel, CodeCheck, CustomerId, Destination, OrderId, Timestamp};
+use pod_ports::testing::{FixedCodes, ManualClock};
 use pod_ports::{
     AccessTokens, Clock, CodeError, CodeGenerator, CodePurpose, CustomerDirectory, DirectoryError,
     NewCode, OneTimeCode, OneTimeCodes, OrderIds, TokenError,
@@ -20,37 +20,8 @@ use tokio::net::TcpListener;
 
 // ---------------------------------------------------------------- helpers
 
-/// A clock the test moves by hand.
-#[derive(Debug)]
-struct TestClock(AtomicI64);
-
-impl TestClock {
-    fn at(millis: i64) -> Arc<Self> {
-        Arc::new(TestClock(AtomicI64::new(millis)))
-    }
-    fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
-    }
-}
-
 /// 2025-01-02T03:04:05.678Z
 const T0: i64 = 1_735_787_045_678;
-
-/// A generator that always draws the same code.
-#[derive(Debug)]
-struct FixedCode(&'static str);
-
-impl CodeGenerator for FixedCode {
-    fn generate(&self, _digits: u32) -> OneTimeCode {
-        OneTimeCode::parse(self.0).unwrap()
-    }
-}
 
 /// A delivery that always fails.
 #[derive(Debug)]
@@ -69,7 +40,7 @@ impl CodeDelivery for Broken {
 struct Env {
     dir: tempfile::TempDir,
     store: Arc<SqlStore>,
-    clock: Arc<TestClock>,
+    clock: Arc<ManualClock>,
 }
 
 impl Env {
@@ -83,7 +54,7 @@ impl Env {
         Env {
             dir,
             store,
-            clock: TestClock::at(T0),
+            clock: ManualClock::starting_at(Timestamp::from_unix_millis(T0)),
         }
     }
 
@@ -305,7 +276,7 @@ fn hand_made(header: &str, claims: &str, secret: &[u8]) -> String {
 
 #[tokio::test]
 async fn tokens_round_trip_and_reject_everything_else() {
-    let clock = TestClock::at(T0);
+    let clock = ManualClock::starting_at(Timestamp::from_unix_millis(T0));
     let tokens = LocalAccessTokens::new(&key(1), LocalTokenConfig::default(), clock.clone());
     let now = clock.now();
     let demo = cid("local|demo");
@@ -465,7 +436,7 @@ fn the_key_file_is_private_and_reused() {
     let second = LocalTokenKey::load_or_create(&path).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
     // Same key: a token from the first verifies with the second.
-    let clock = TestClock::at(T0);
+    let clock = ManualClock::starting_at(Timestamp::from_unix_millis(T0));
     let a = LocalAccessTokens::new(&first, LocalTokenConfig::default(), clock.clone());
     let b = LocalAccessTokens::new(&second, LocalTokenConfig::default(), clock.clone());
     let token = a.issue(&cid("local|demo"), Duration::from_secs(60), clock.now());
@@ -544,7 +515,7 @@ async fn a_delivered_code_is_in_the_outbox_and_matches_only_its_digest() {
 async fn a_code_for_one_purpose_or_customer_does_not_match_another() {
     let env = Env::new().await;
     let codes = env.codes_with(
-        Arc::new(FixedCode("4321")),
+        Arc::new(FixedCodes("4321")),
         vec![Arc::new(Outbox::in_data_dir(env.dir.path()))],
     );
     let demo = cid("local|demo");
@@ -577,7 +548,7 @@ async fn a_code_for_one_purpose_or_customer_does_not_match_another() {
 async fn the_digest_is_keyed_and_differs_per_customer() {
     let env = Env::new().await;
     let codes = env.codes_with(
-        Arc::new(FixedCode("98765432")),
+        Arc::new(FixedCodes("98765432")),
         vec![Arc::new(Outbox::in_data_dir(env.dir.path()))],
     );
     let (a, b) = (cid("local|a"), cid("local|b"));
@@ -604,7 +575,7 @@ async fn the_digest_is_keyed_and_differs_per_customer() {
     let mut config = env.config();
     config.hash_key = CodeHashKey::new(&[8u8; 32]);
     let other = LocalCodes::new(
-        Arc::new(FixedCode("98765432")),
+        Arc::new(FixedCodes("98765432")),
         env.clock.clone(),
         Duration::from_secs(300),
         vec![],
@@ -669,7 +640,7 @@ fn bad_code_settings_are_refused() {
         };
         let r = LocalCodes::new(
             Arc::new(OsCodeGenerator),
-            TestClock::at(0),
+            ManualClock::starting_at(Timestamp::EPOCH),
             Duration::from_secs(300),
             vec![],
             config.clone(),
@@ -950,7 +921,7 @@ fn smtp_settings_are_checked_without_leaking_the_password() {
 proptest::proptest! {
     #[test]
     fn arbitrary_tokens_are_rejected_without_panicking(token in "\\PC{0,300}", parts in "[A-Za-z0-9_=-]{0,40}(\\.[A-Za-z0-9_=-]{0,40}){0,4}") {
-        let tokens = LocalAccessTokens::new(&key(1), LocalTokenConfig::default(), TestClock::at(T0));
+        let tokens = LocalAccessTokens::new(&key(1), LocalTokenConfig::default(), ManualClock::starting_at(Timestamp::from_unix_millis(T0)));
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         for t in [token, parts] {
             let result = rt.block_on(tokens.customer_for_token(&t));

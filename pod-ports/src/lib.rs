@@ -13,10 +13,10 @@
 //! with the same code limits as voice ordering.
 //!
 //! With the `mock` feature every port has a `mockall` mock (`MockOrderStore`,
-//! ...) for service tests in other crates. With the `testing` feature,
-//! [`testing`] has an in-memory [`AccountStore`], the store contract suite
-//! every store adapter runs, and small test doubles (a manual clock, fixed
-//! ids).
+//! ...) for service tests in other crates. [`testing`] has an in-memory
+//! [`AccountStore`] and small test doubles (a manual clock, sequential ids);
+//! with the `testing` feature it also has the store contract suite every
+//! store adapter runs.
 
 #![deny(clippy::disallowed_methods)]
 
@@ -27,7 +27,6 @@ mod sessions;
 mod sign_in;
 mod store;
 mod system;
-#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use codes::{

@@ -103,6 +103,85 @@ pub enum ServiceError {
 ///
 /// **API Boundary:** embedders build one from their own [`Ports`] and call
 /// it from any surface; the HTTP adapter only translates to and from it.
+///
+/// # Example
+///
+/// A whole conversation over an in-memory store, with toy identity and code
+/// adapters (a real service uses `pod-adapters-local` or
+/// `pod-adapters-auth0`, and `pod-adapters-sql`):
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use async_trait::async_trait;
+/// # use pod_ports::domain::*;
+/// # use pod_ports::*;
+/// # use pod_ports::testing::{ManualClock, MemoryStore, SequentialIds};
+/// # struct Tokens;
+/// # #[async_trait]
+/// # impl AccessTokens for Tokens {
+/// #     async fn customer_for_token(&self, token: &str) -> Result<CustomerId, TokenError> {
+/// #         CustomerId::parse(format!("local|{token}")).map_err(|e| TokenError::Invalid(e.to_string()))
+/// #     }
+/// # }
+/// # struct Directory;
+/// # #[async_trait]
+/// # impl CustomerDirectory for Directory {
+/// #     async fn contact_points(&self, _: &CustomerId) -> Result<ContactPoints, DirectoryError> {
+/// #         Ok(ContactPoints { email: Some("ann@example.com".into()), phone: None })
+/// #     }
+/// #     async fn ensure_passwordless_identity(&self, _: &CustomerId, _: &Destination) -> Result<(), DirectoryError> {
+/// #         Ok(())
+/// #     }
+/// # }
+/// # /// Every code is 1234; the account keeps it as its "digest".
+/// # struct Codes;
+/// # #[async_trait]
+/// # impl OneTimeCodes for Codes {
+/// #     fn issue(&self, _: &CustomerId, _: &CodePurpose) -> NewCode {
+/// #         NewCode { digest: Some(CodeDigest::new(b"1234".to_vec())), code: OneTimeCode::parse("1234").ok() }
+/// #     }
+/// #     async fn deliver(&self, _: &CustomerId, _: &Destination, _: &CodePurpose, _: &NewCode) -> Result<(), CodeError> {
+/// #         Ok(())
+/// #     }
+/// #     async fn check(&self, _: &CustomerId, _: &Destination, _: &CodePurpose, digest: Option<CodeDigest>, spoken: &OneTimeCode) -> Result<CodeCheck, CodeError> {
+/// #         Ok(if digest.as_ref().map(CodeDigest::as_bytes) == Some(spoken.expose().as_bytes()) { CodeCheck::Valid } else { CodeCheck::Invalid })
+/// #     }
+/// # }
+/// # struct Events;
+/// # #[async_trait]
+/// # impl OrderEvents for Events {
+/// #     async fn publish(&self, _: OrderEvent) {}
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ServiceError> {
+/// let ports = Ports {
+///     tokens: Arc::new(Tokens),
+///     directory: Arc::new(Directory),
+///     codes: Arc::new(Codes),
+///     store: Arc::new(MemoryStore::new()),
+///     events: Arc::new(Events),
+///     clock: ManualClock::starting_at(Timestamp::from_unix_seconds(1_800_000_000)),
+///     ids: Arc::new(SequentialIds::default()),
+/// };
+/// let service = OrderingService::new(ports, ConfirmationPolicy::default());
+///
+/// // "Get me a large pizza with pepperoni": the order waits for its code.
+/// let pizza = Pizza::new(PizzaSize::Large, [Topping::Pepperoni]).unwrap();
+/// let placed = service.place_order(Some("ann"), pizza).await?;
+/// assert!(matches!(placed, PlaceOutcome::Placed { .. }));
+///
+/// // A wrong code counts; the right one confirms.
+/// let wrong = service.confirm_order(Some("ann"), &OneTimeCode::parse("0000").unwrap()).await?;
+/// assert!(matches!(wrong, ConfirmOutcome::WrongCode { attempts_left: 2, .. }));
+/// let right = service.confirm_order(Some("ann"), &OneTimeCode::parse("1234").unwrap()).await?;
+/// assert!(matches!(right, ConfirmOutcome::Confirmed(_)));
+///
+/// // Without a linked account there is nothing to do.
+/// let pizza = Pizza::new(PizzaSize::Small, []).unwrap();
+/// assert_eq!(service.place_order(None, pizza).await?, PlaceOutcome::NotLinked);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 #[allow(missing_debug_implementations)]
 pub struct OrderingService {

@@ -1,10 +1,10 @@
-//! Test doubles shared by every crate's tests (the `testing` feature): an
+//! Test doubles shared by every crate's tests and examples: an
 //! in-memory [`AccountStore`], a wrapper that counts store round trips, a
-//! clock the test moves, sequential order ids, and the store contract suite
-//! that every [`AccountStore`] adapter runs ([`account_store_contract!`]).
-//!
-//! [`account_store_contract!`]: crate::account_store_contract
+//! clock the test moves, sequential order ids, and (with the `testing`
+//! feature) the store contract suite that every [`AccountStore`] adapter
+//! runs (`account_store_contract!`).
 
+#[cfg(any(test, feature = "testing"))]
 pub mod contract;
 
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pod_domain::{Account, Change, CustomerId, Order, OrderId, OrderState, Timestamp};
 
-use crate::{AccountStore, Clock, OrderIds, StoreError};
+use crate::{AccountStore, Clock, CodeGenerator, OneTimeCode, OrderIds, StoreError};
 
 /// An [`AccountStore`] in memory, with the same contract as the SQL one:
 /// a commit applies only at the expected version, all of it or nothing.
@@ -188,6 +188,11 @@ impl ManualClock {
         Arc::new(ManualClock(AtomicU64::new(start.unix_millis() as u64)))
     }
 
+    /// Moves the clock to `at`.
+    pub fn set(&self, at: Timestamp) {
+        self.0.store(at.unix_millis() as u64, Ordering::SeqCst);
+    }
+
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
         self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
@@ -197,6 +202,16 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst) as i64)
+    }
+}
+
+/// A code generator that always draws the same code.
+#[derive(Debug)]
+pub struct FixedCodes(pub &'static str);
+
+impl CodeGenerator for FixedCodes {
+    fn generate(&self, _digits: u32) -> OneTimeCode {
+        OneTimeCode::parse(self.0).unwrap_or_else(|_| panic!("{:?} is not a code", self.0))
     }
 }
 
