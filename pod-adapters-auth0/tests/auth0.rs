@@ -228,8 +228,7 @@ fn otp_form(realm: &str, username: &str, otp: &str) -> FormIs {
 async fn hs256_access_tokens_are_checked_claim_by_claim() {
     let server = MockServer::start().await;
     let adapters = Auth0Adapters::new(
-        config(&server, hs256(), manual_clock())
-            .with_custom_issuer("https://login.example.com"),
+        config(&server, hs256(), manual_clock()).with_custom_issuer("https://login.example.com"),
     )
     .unwrap();
     let key = API_SECRET.as_bytes();
