@@ -3,7 +3,7 @@
 # folder, driven by the shared closed-loop driver (../shared/bench/flow-driver)
 # with access tokens pod issued and codes read from pod's outbox.
 # Signature checks are off (the driver does not sign); their cost is measured
-# on its own by `cargo bench -p pod-adapters-http --bench verify`.
+# on its own by `cargo bench -p pod-alexa --bench verify`.
 #
 #   CONCURRENCY="1 8 32" SECONDS_PER_RUN=15 bash scripts/bench-embedded.sh
 #   HISTORY_ORDERS=1000000 CONCURRENCY=8 bash scripts/bench-embedded.sh   # a big database

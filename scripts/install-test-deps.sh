@@ -9,6 +9,9 @@ need_apt=()
 [[ -x /usr/bin/chromium ]] || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+# The PostgreSQL backend's tests run a throwaway cluster (scripts/pg-cluster.sh).
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
+  need_apt+=(postgresql)
 if ((${#need_apt[@]})); then
   echo "installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -23,4 +26,10 @@ if ! (cd tests/browser && node -e '
   process.exit(want === have ? 0 : 1);' 2>/dev/null); then
   echo "installing the browser test's npm packages"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# cargo-machete: CI fails on a dependency that is declared and never used.
+if ! cargo machete --version >/dev/null 2>&1; then
+  echo "installing cargo-machete"
+  cargo install cargo-machete --locked
 fi

@@ -7,6 +7,15 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pod-target}"
 
 bash scripts/install-test-deps.sh
 
+# A throwaway PostgreSQL cluster on loopback for pod-adapters-sql's
+# PostgreSQL tests (unless POD_TEST_POSTGRES_URL names a server), removed
+# when this script exits.
+if [[ -z "${POD_TEST_POSTGRES_URL:-}" ]]; then
+  pg_env="$(bash scripts/pg-cluster.sh start)"
+  eval "$pg_env"
+  trap 'bash scripts/pg-cluster.sh stop "$POD_TEST_POSTGRES_DIR"' EXIT
+fi
+
 cargo test --workspace --all-features --locked --no-fail-fast
 
 # The web app in a real browser (Debian's Chromium, playwright-core). The

@@ -92,7 +92,6 @@ impl Default for CacheTtls {
 
 /// A setting that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum ConfigError {
     /// The domain is not a bare host name such as `tenant.eu.auth0.com`.
     #[error("AUTH0_DOMAIN must be a host name like tenant.auth0.com, without scheme or path")]

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pod_domain::CustomerId;
@@ -17,7 +18,6 @@ use crate::jwt::{Verifier, VerifyError};
 
 /// Why a login did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum OidcError {
     /// The `state` that came back is not the one sent (a forged or replayed
     /// callback).
@@ -147,14 +147,6 @@ pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 impl Auth0Oidc {
     pub(crate) fn new(config: Arc<Auth0Config>, token: Upstream, id_tokens: Arc<Verifier>) -> Self {
         Auth0Oidc {
@@ -198,7 +190,7 @@ impl Auth0Oidc {
         state: &str,
         code: &str,
     ) -> Result<OidcLogin, OidcError> {
-        if !constant_time_eq(state, &pending.state) {
+        if verify_slices_are_equal(state.as_bytes(), pending.state.as_bytes()).is_err() {
             return Err(OidcError::StateMismatch);
         }
         if code.is_empty() || code.len() > 2048 {
@@ -241,11 +233,9 @@ impl Auth0Oidc {
                 VerifyError::Invalid(reason) => OidcError::InvalidIdToken(reason),
                 VerifyError::Unavailable(reason) => OidcError::Unavailable(reason),
             })?;
-        if !claims
-            .nonce
-            .as_deref()
-            .is_some_and(|n| constant_time_eq(n, &pending.nonce))
-        {
+        if !claims.nonce.as_deref().is_some_and(|n| {
+            verify_slices_are_equal(n.as_bytes(), pending.nonce.as_bytes()).is_ok()
+        }) {
             return Err(OidcError::InvalidIdToken("wrong nonce".into()));
         }
         let customer = CustomerId::parse(claims.sub)

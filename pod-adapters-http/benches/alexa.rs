@@ -33,7 +33,6 @@ use axum::Router;
 use axum::body::Body;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt;
-use pod_adapters_http::verify::{DevSigningKeys, RequestVerifier, VerifierConfig, format_iso8601};
 use pod_adapters_http::{HttpConfig, HttpState, LiveEvents, Metrics};
 use pod_adapters_local::{
     CodeDelivery, CodeMessage, DeliveryError, LocalAccessTokens, LocalCodes, LocalCodesConfig,
@@ -41,6 +40,7 @@ use pod_adapters_local::{
     UuidOrderIds,
 };
 use pod_adapters_sql::SqlStore;
+use pod_alexa::verify::{DevSigningKeys, RequestVerifier, VerifierConfig, format_iso8601};
 use pod_domain::{Channel, ConfirmationPolicy};
 use pod_ports::{Clock, OrderingService, Ports};
 use serde_json::{Value, json};

@@ -9,7 +9,8 @@
 //!
 //! This is an example, not a deployment: it keeps its data in a temporary
 //! folder that is deleted on exit, uses pod's development Alexa CA instead of
-//! Amazon's certificates, and has no TLS.
+//! Amazon's certificates (`DevSigningKeys`, from `pod-alexa` with its
+//! `dev-ca` feature), and has no TLS.
 //!
 //! ```text
 //! cargo run -p pod-adapters-http --example embed
@@ -29,13 +30,13 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use pod_adapters_http::verify::{DevSigningKeys, RequestVerifier, VerifierConfig};
 use pod_adapters_http::{HttpConfig, HttpState, Metrics};
 use pod_adapters_local::{
     LocalAccessTokens, LocalCodes, LocalCodesConfig, LocalDirectory, LocalTokenConfig,
     LocalTokenKey, LocalUsers, OsCodeGenerator, Outbox, SystemClock, UuidOrderIds,
 };
 use pod_adapters_sql::SqlStore;
+use pod_alexa::verify::{DevSigningKeys, RequestVerifier, VerifierConfig};
 use pod_domain::{ConfirmationPolicy, OrderEvent};
 use pod_ports::{Clock, OrderEvents, OrderingService, Ports};
 use tokio::net::TcpListener;

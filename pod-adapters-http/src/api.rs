@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::HttpState;
 use crate::error::ApiError;
-use crate::verify::format_iso8601;
 
 pub(crate) fn routes() -> Router<HttpState> {
     Router::new()
@@ -145,7 +144,7 @@ impl From<&Order> for OrderJson {
             state: order.state().name(),
             size: order.pizza().size().name(),
             toppings: order.pizza().toppings().iter().map(|t| t.name()).collect(),
-            placed_at: format_iso8601(order.placed_at()),
+            placed_at: order.placed_at().to_rfc3339(),
             channel: None,
             sent_to: None,
             expires_at: None,
@@ -158,12 +157,12 @@ impl From<&Order> for OrderJson {
             OrderState::AwaitingCode(waiting) => {
                 json.channel = Some(waiting.channel().as_str());
                 json.sent_to = Some(waiting.masked_destination().to_owned());
-                json.expires_at = Some(format_iso8601(waiting.expires_at()));
+                json.expires_at = Some(waiting.expires_at().to_rfc3339());
                 json.failed_attempts = Some(waiting.failed_attempts());
             }
-            OrderState::Confirmed { at } => json.confirmed_at = Some(format_iso8601(*at)),
+            OrderState::Confirmed { at } => json.confirmed_at = Some(at.to_rfc3339()),
             OrderState::Cancelled { at, reason } => {
-                json.cancelled_at = Some(format_iso8601(*at));
+                json.cancelled_at = Some(at.to_rfc3339());
                 json.cancel_reason = Some(reason.as_str());
             }
         }
@@ -214,12 +213,6 @@ async fn place(
             StatusCode::CONFLICT,
             "no_contact_point",
             "the account has no phone number or email address",
-        )
-        .into_response(),
-        _ => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "unexpected outcome",
         )
         .into_response(),
     })
@@ -298,12 +291,6 @@ async fn confirm_code(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             "too many attempts just now; wait a minute",
-        )
-        .into_response(),
-        _ => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "unexpected outcome",
         )
         .into_response(),
     })

@@ -1,8 +1,9 @@
 //! The HTTP surfaces of pod, as one axum [`Router`] built from the ports.
 //!
 //! - `POST /alexa`: the skill endpoint. Every request is verified first
-//!   ([`verify::RequestVerifier`]: certificate URL, chain, `Signature-256`,
-//!   timestamp, skill id), then answered with speech.
+//!   ([`pod_alexa::verify::RequestVerifier`]: certificate URL, chain,
+//!   `Signature-256`, timestamp, skill id), which yields the typed envelope;
+//!   the skill answers it with speech.
 //! - `/api`: JSON for services and scripts, `Authorization: Bearer <token>`.
 //! - `/app`: the web app for account holders ([`app`]), when a [`WebApp`] is
 //!   given with [`HttpState::with_web_app`].
@@ -10,7 +11,8 @@
 //!
 //! **API Boundary:** [`router`] and [`HttpState`]. An embedding service
 //! builds an [`HttpState`] from its own [`OrderingService`] and nests the
-//! router wherever it likes (`Router::new().nest("/pod", pod_router)`).
+//! router wherever it likes (`Router::new().nest("/pod", pod_router)`). The
+//! verifier [`HttpState::new`] takes comes from the `pod-alexa` crate.
 
 mod alexa;
 mod api;
@@ -18,7 +20,6 @@ pub mod app;
 mod error;
 mod events;
 mod metrics;
-pub mod verify;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +37,7 @@ use tower_http::trace::TraceLayer;
 pub use app::{PrivacyPolicy, SignInMethod, WebApp, WebAppConfig};
 pub use events::LiveEvents;
 pub use metrics::Metrics;
-use verify::RequestVerifier;
+use pod_alexa::verify::RequestVerifier;
 
 /// Limits and switches of the HTTP surfaces.
 #[derive(Debug, Clone)]
@@ -127,6 +128,71 @@ impl HttpState {
 }
 
 /// The router of every pod surface, to serve or to nest in another app.
+///
+/// # Example
+///
+/// pod's embedded adapters under `/pod` in another axum app, answering a
+/// request to the JSON API (`pod-adapters-http/examples/embed.rs` has the
+/// whole service with its own port adapters):
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::time::Duration;
+/// use axum::Router;
+/// use pod_adapters_http::{HttpConfig, HttpState, LiveEvents, Metrics, router};
+/// use pod_adapters_local::*;
+/// use pod_adapters_sql::SqlStore;
+/// use pod_alexa::verify::{RequestVerifier, VerifierConfig, VerifyMode};
+/// use pod_ports::domain::ConfirmationPolicy;
+/// use pod_ports::{Clock, OrderingService, Ports};
+/// # use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let store = Arc::new(SqlStore::connect("sqlite::memory:").await?);
+/// let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+/// let key = LocalTokenKey::from_bytes(&[7; 32]).expect("32 bytes make a key");
+/// let policy = ConfirmationPolicy::default();
+/// let ann = LocalUsers::new(store.clone(), clock.clone())
+///     .add("ann", "ann@example.com", None)
+///     .await?;
+/// let tokens = LocalAccessTokens::new(&key, LocalTokenConfig::default(), clock.clone());
+/// let token = tokens.issue(&ann.id, Duration::from_secs(3600), clock.now());
+/// let codes = LocalCodes::new(
+///     Arc::new(OsCodeGenerator),
+///     clock.clone(),
+///     policy.code_lifetime(),
+///     vec![Arc::new(Outbox::in_data_dir(dir.path()))],
+///     LocalCodesConfig::from_policy(&policy, key.derive_code_hash_key()),
+/// )?;
+/// let ports = Ports {
+///     tokens: Arc::new(tokens),
+///     directory: Arc::new(LocalDirectory::new(store.clone())),
+///     codes: Arc::new(codes),
+///     store: store.clone(),
+///     events: Arc::new(LiveEvents::default()),
+///     clock: clock.clone(),
+///     ids: Arc::new(UuidOrderIds),
+/// };
+/// let verifier = RequestVerifier::new(VerifierConfig::new(VerifyMode::Strict))?;
+/// let state = HttpState::new(
+///     OrderingService::new(ports, policy),
+///     verifier,
+///     clock,
+///     store,
+///     Metrics::new(),
+///     HttpConfig::default(),
+/// );
+/// let app: Router = Router::new().nest("/pod", router(state));
+///
+/// let request = axum::http::Request::get("/pod/api/orders")
+///     .header("authorization", format!("Bearer {token}"))
+///     .body(axum::body::Body::empty())?;
+/// let response = app.oneshot(request).await?;
+/// assert_eq!(response.status(), 200);
+/// # Ok(())
+/// # }
+/// ```
 pub fn router(state: HttpState) -> Router {
     let config = state.inner.config.clone();
     let mut router = Router::new()

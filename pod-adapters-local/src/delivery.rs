@@ -39,7 +39,6 @@ pub struct CodeMessage<'a> {
 
 /// Why a code could not be delivered. The message never contains the code.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum DeliveryError {
     /// The outbox file could not be written.
     #[error("outbox: {0}")]
@@ -315,7 +314,6 @@ impl SmtpConfig {
 
 /// Why an [`SmtpConfig`] is unusable.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum SmtpConfigError {
     /// The URL is not an `smtp://` or `smtps://` URL lettre understands.
     /// The message never repeats the URL (it may hold a password).

@@ -31,7 +31,6 @@ const MAX_KEY_LEN: usize = 4096;
 
 /// Why the token key could not be loaded or created.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum KeyError {
     /// Reading, creating or writing the key file failed.
     #[error("token key file {path}: {source}")]

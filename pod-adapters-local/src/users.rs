@@ -14,7 +14,6 @@ pub const LOCAL_ID_PREFIX: &str = "local|";
 
 /// Why a user could not be added or found.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum UserError {
     /// The name is not 1 to 32 of `a-z`, `0-9`, `_`, `.`, `-`.
     #[error("a user name is 1 to 32 of a-z, 0-9, '_', '.', '-'")]

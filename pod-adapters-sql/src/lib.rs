@@ -1,13 +1,18 @@
-//! Durable storage for pod: an embedded SQLite engine built on `rusqlite`.
+//! Durable storage for pod: an embedded SQLite engine built on `rusqlite`,
+//! and PostgreSQL (through `sqlx`) for several pod servers sharing one
+//! database.
 //!
 //! [`SqlStore`] implements the storage ports of `pod-ports`:
-//! [`AccountStore`](pod_ports::AccountStore) (accounts with their pending
-//! order, code digests, send logs and lock, changed by version-checked
-//! commits), [`UserStore`](pod_ports::UserStore) (the embedded identity's
-//! users) and [`SessionStore`](pod_ports::SessionStore) (the web app's
-//! sessions, keyed by a hash of the id).
+//! [`AccountStore`] (accounts with their pending order, code digests, send
+//! logs and lock, changed by version-checked commits), [`UserStore`] (the
+//! embedded identity's users) and [`SessionStore`] (the web app's sessions,
+//! keyed by a hash of the id). It is one type for both backends:
+//! [`SqlStore::open_sqlite`] and `sqlite:` URLs open SQLite,
+//! `postgres://` and `postgresql://` URLs connect to PostgreSQL (see
+//! [`SqlStore::connect`]). Both pass the same contract suite
+//! (`pod_ports::account_store_contract!`).
 //!
-//! # The engine
+//! # The SQLite engine
 //!
 //! - **One writer.** A dedicated thread owns the only read-write
 //!   connection. Every write is a job sent to it; it takes the first job and
@@ -38,61 +43,112 @@
 //! moment leaves the last committed state behind; nothing acknowledged is
 //! lost.
 //!
-//! # Schema
-//!
 //! The schema lives in `migrations/*.sql`, embedded at compile time, and is
 //! brought up to date whenever a store is opened. Its version is SQLite's
 //! `user_version`; migrations run inside one `BEGIN IMMEDIATE` transaction,
 //! so several processes opening a new data folder at the same moment
 //! serialize and each applies only what is missing. Databases made by the
-//! earlier `sqlx` engine are recognised and migrated, data included. The SQL
-//! is kept portable (BIGINT millisecond timestamps, `ON CONFLICT`, partial
-//! unique indexes, numbered binds) so that a PostgreSQL backend can keep the
-//! same contract.
+//! earlier `sqlx` engine are recognised and migrated, data included.
+//!
+//! # The PostgreSQL backend
+//!
+//! - **A pool of connections** (`sqlx`, tokio): at most 16 by default,
+//!   opened as needed, closed after 10 minutes idle and replaced after 30;
+//!   a caller waits at most 5 s for a free one (the acquire timeout); every
+//!   statement is cancelled by the server after 5 s (`statement_timeout`),
+//!   and a transaction left idle is ended after 60 s. The URL's own
+//!   parameters `max_connections`, `acquire_timeout_ms` and
+//!   `statement_timeout_ms` change the first three (see
+//!   [`SqlStore::connect`]).
+//! - **Each commit is one transaction** on a pooled connection: the
+//!   version-checked account write (`UPDATE … WHERE version = $expected`,
+//!   or `INSERT … ON CONFLICT DO NOTHING` for a new account; no row written
+//!   means [`StoreError::Conflict`]), then the change's orders, then
+//!   `COMMIT`. PostgreSQL's own group commit batches the WAL flushes of
+//!   concurrent commits; each commit is reported to the telemetry as a
+//!   batch of one. READ COMMITTED is enough because every write is decided
+//!   by the account row's version under its row lock. Durability is the
+//!   server's: with its default `synchronous_commit = on`, `COMMIT` returns
+//!   once the WAL is flushed.
+//! - **Loading an account is one round trip**: the account row left-joined
+//!   with its pending order.
+//! - **Migrations** are PostgreSQL's own files (`migrations/postgres/*.sql`,
+//!   the same tables and indexes as SQLite's, with `BYTEA` digests and
+//!   bytewise `COLLATE "C"` keys), applied at connect in one transaction
+//!   holding `pg_advisory_xact_lock`, so several servers starting on an
+//!   empty database at once take turns and all come up. The applied
+//!   versions are rows of `pod_schema_migrations`.
+//!
+//! # Errors
 //!
 //! Errors follow the ports' contract: a unique-index violation or a lost
 //! version race is [`StoreError::Conflict`], a row that does not make a
 //! domain value is [`StoreError::Corrupt`], anything else the database says
 //! is [`StoreError::Unavailable`] with a message that never carries bound
-//! values, URLs or code digests.
+//! values, URLs, passwords or code digests. The SQL is portable in spirit
+//! (BIGINT millisecond timestamps, `ON CONFLICT`, partial unique indexes,
+//! version-checked `UPDATE`s), and the conversions between rows and domain
+//! values are shared by both backends.
 
-mod accounts;
-mod engine;
-mod error;
-mod migrate;
-mod orders;
-mod sessions;
-mod users;
+mod postgres;
+mod rows;
+mod sqlite;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use pod_ports::{StoreError, StoreTelemetry};
+use async_trait::async_trait;
+use pod_domain::{Account, Change, CustomerId, Order, OrderId, Timestamp};
+use pod_ports::{
+    AccountStore, LocalUser, Session, SessionId, SessionStore, StoreError, StoreTelemetry,
+    UserStore,
+};
 
-use crate::engine::{Engine, Target};
+use crate::postgres::Postgres;
+use crate::sqlite::{Engine, Target};
 
-/// pod's SQL store: accounts, orders, users and sessions.
+/// pod's SQL store: accounts, orders, users and sessions, on SQLite or
+/// PostgreSQL.
 ///
-/// Cheap to clone: clones share one engine (one writer thread, one pool of
-/// readers). Safe to call from many tasks at once; writes from all of them
-/// are grouped into shared transactions. The engine stops when the last
-/// clone is dropped or [`SqlStore::close`] is called.
+/// Cheap to clone: clones share one backend (SQLite: one writer thread and
+/// a pool of readers; PostgreSQL: one connection pool). Safe to call from
+/// many tasks at once. SQLite's engine stops when the last clone is dropped
+/// or [`SqlStore::close`] is called.
 #[derive(Clone)]
 pub struct SqlStore {
-    engine: Arc<Engine>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Arc<Engine>),
+    Postgres(Arc<Postgres>),
 }
 
 impl fmt::Debug for SqlStore {
-    // Written by hand so that no path or URL (a PostgreSQL URL's password,
-    // one day) can reach a log through `{:?}`.
+    // Written by hand so that no path or URL (a PostgreSQL URL's password)
+    // can reach a log through `{:?}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlStore")
-            .field("backend", &"sqlite")
-            .field("in_memory", &self.engine.in_memory())
-            .field("readers", &self.engine.reader_count())
-            .field("closed", &self.engine.is_closed())
-            .finish()
+        match &self.backend {
+            Backend::Sqlite(engine) => f
+                .debug_struct("SqlStore")
+                .field("backend", &"sqlite")
+                .field("in_memory", &engine.in_memory())
+                .field("readers", &engine.reader_count())
+                .field("closed", &engine.is_closed())
+                .finish(),
+            Backend::Postgres(db) => {
+                let (open, idle, max) = db.connections();
+                f.debug_struct("SqlStore")
+                    .field("backend", &"postgres")
+                    .field("connections", &open)
+                    .field("idle", &idle)
+                    .field("max_connections", &max)
+                    .field("closed", &db.is_closed())
+                    .finish()
+            }
+        }
     }
 }
 
@@ -121,7 +177,7 @@ impl SqlStore {
 
     /// Connects to the database a URL names and brings its schema up to date.
     ///
-    /// Accepts `sqlite:` URLs: `sqlite:pod.db`, `sqlite://pod.db`,
+    /// **SQLite**: `sqlite:pod.db`, `sqlite://pod.db`,
     /// `sqlite:///var/lib/pod/pod.db` (percent-encoded), with the optional
     /// parameters `mode=rwc` (the default: create the file if missing),
     /// `mode=rw` (it must exist) or `mode=memory`, and `cache=shared|private`
@@ -129,23 +185,50 @@ impl SqlStore {
     /// in-memory database that lives as long as the store. A file gets the
     /// settings of [`SqlStore::open_sqlite`].
     ///
+    /// **PostgreSQL**: `postgres://user:password@host:port/database` (or
+    /// `postgresql://`), with libpq's parameters as `sqlx` reads them
+    /// (`sslmode`, `application_name`, `options`, `host=/socket/dir`, …;
+    /// as with libpq, what the URL leaves out comes from the `PG*`
+    /// environment variables, and a missing password from `~/.pgpass`), and
+    /// pod's own:
+    /// - `max_connections` (1 to 10000, default 16): the pool's size;
+    /// - `acquire_timeout_ms` (default 5000): how long a caller waits for a
+    ///   free connection, and how long connecting at start-up may take;
+    /// - `statement_timeout_ms` (default 5000, 0 for none): the server
+    ///   cancels a statement running longer (set it here rather than in
+    ///   `options`, which pod's value would override).
+    ///
+    /// The driver is built without TLS: `sslmode=disable`, `allow` or
+    /// `prefer` (the default) connect in plain TCP; `require` and the
+    /// `verify-*` modes fail. Use it on loopback, a private network, or
+    /// through a TLS-terminating proxy. Connecting opens one connection at
+    /// once, to migrate (under an advisory lock, so several servers may
+    /// start together on an empty database); the pool opens the others as
+    /// needed.
+    ///
     /// Errors: [`StoreError::Unavailable`] for another scheme, a malformed
-    /// URL or an unknown parameter (the message does not repeat the URL,
-    /// which may hold a password), or when the database cannot be opened or
-    /// migrated.
+    /// URL or an unknown or invalid parameter, when the server cannot be
+    /// reached or refuses the connection, or when a migration fails. The
+    /// message never repeats the URL, which may hold a password.
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
-        Self::open(target_of(url)?).await
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(SqlStore {
+                backend: Backend::Postgres(Arc::new(Postgres::connect(url).await?)),
+            });
+        }
+        Self::open(sqlite::target_of(url)?).await
     }
 
     async fn open(target: Target) -> Result<SqlStore, StoreError> {
         Ok(SqlStore {
-            engine: Arc::new(Engine::open(target).await?),
+            backend: Backend::Sqlite(Arc::new(Engine::open(target).await?)),
         })
     }
 
     /// Reports every committed batch (its number of writes and how long it
-    /// took) to `telemetry`, for the batch-size histogram. Applies to every
-    /// clone of the store.
+    /// took) to `telemetry`, for the batch-size histogram: SQLite's group
+    /// commits, or each PostgreSQL account commit as a batch of one.
+    /// Applies to every clone of the store.
     pub fn with_telemetry(self, telemetry: Arc<dyn StoreTelemetry>) -> Self {
         self.set_telemetry(telemetry);
         self
@@ -153,173 +236,155 @@ impl SqlStore {
 
     /// Like [`SqlStore::with_telemetry`], on a shared store.
     pub fn set_telemetry(&self, telemetry: Arc<dyn StoreTelemetry>) {
-        self.engine.set_telemetry(telemetry);
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.set_telemetry(telemetry),
+            Backend::Postgres(db) => db.set_telemetry(telemetry),
+        }
     }
 
-    /// Lets the writer finish the batch under way, then closes every
-    /// connection. Every clone of the store fails with
-    /// [`StoreError::Unavailable`] afterwards. Not needed for durability
-    /// (every write is committed when it returns); it lets SQLite
-    /// checkpoint the log and tidy up its files.
+    /// Lets the writes under way finish, then closes every connection.
+    /// Every clone of the store fails with [`StoreError::Unavailable`]
+    /// afterwards. Not needed for durability (every write is committed when
+    /// it returns); it lets SQLite checkpoint the log and tidy up its
+    /// files, and PostgreSQL end its server processes at once.
     pub async fn close(&self) {
-        self.engine.close().await;
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.close().await,
+            Backend::Postgres(db) => db.close().await,
+        }
     }
 }
 
-/// What a `sqlite:` URL names. Errors never repeat the URL.
-fn target_of(url: &str) -> Result<Target, StoreError> {
-    let malformed = || StoreError::Unavailable("malformed sqlite: URL".to_owned());
-    let Some(rest) = url.strip_prefix("sqlite:") else {
-        return Err(StoreError::Unavailable(
-            "unsupported database URL: only sqlite: URLs are supported".to_owned(),
-        ));
-    };
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let (path, query) = match rest.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (rest, None),
-    };
-    let mut create = true;
-    let mut memory = path == ":memory:";
-    for pair in query.into_iter().flat_map(|q| q.split('&')) {
-        match pair.split_once('=') {
-            Some(("mode", "rwc")) => create = true,
-            Some(("mode", "rw")) => create = false,
-            Some(("mode", "memory")) => memory = true,
-            Some(("cache", "shared" | "private")) => {}
-            None if pair.is_empty() => {}
-            _ => {
-                return Err(StoreError::Unavailable(
-                    "unsupported parameter in sqlite: URL (known: mode=rwc|rw|memory, cache)"
-                        .to_owned(),
-                ));
+// The ports, each method sent to the backend. SQLite's reads are plain
+// function calls (they run inline on the calling task); everything else is
+// awaited.
+
+#[async_trait]
+impl AccountStore for SqlStore {
+    async fn load_account(&self, customer: &CustomerId) -> Result<Account, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.load_account(customer),
+            Backend::Postgres(db) => db.load_account(customer).await,
+        }
+    }
+
+    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.commit(change).await,
+            Backend::Postgres(db) => db.commit(change).await,
+        }
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.order(id),
+            Backend::Postgres(db) => db.order(id).await,
+        }
+    }
+
+    async fn orders_of(&self, customer: &CustomerId) -> Result<Vec<Order>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.orders_of(customer),
+            Backend::Postgres(db) => db.orders_of(customer).await,
+        }
+    }
+
+    async fn clear_confirmed(&self, customer: &CustomerId) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.clear_confirmed(customer).await,
+            Backend::Postgres(db) => db.clear_confirmed(customer).await,
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.ping(),
+            Backend::Postgres(db) => db.ping().await,
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn add_user(&self, user: &LocalUser) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.add_user(user).await,
+            Backend::Postgres(db) => db.add_user(user).await,
+        }
+    }
+
+    async fn user_by_id(&self, id: &CustomerId) -> Result<Option<LocalUser>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.user_by_id(id),
+            Backend::Postgres(db) => db.user_by_id(id).await,
+        }
+    }
+
+    async fn user_by_login(&self, name_or_email: &str) -> Result<Option<LocalUser>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.user_by_login(name_or_email),
+            Backend::Postgres(db) => db.user_by_login(name_or_email).await,
+        }
+    }
+
+    async fn users(&self) -> Result<Vec<LocalUser>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.users(),
+            Backend::Postgres(db) => db.users().await,
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(
+        &self,
+        customer: Option<CustomerId>,
+        pending: Option<String>,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(SessionId, Session), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => {
+                engine
+                    .create_session(customer, pending, now, expires_at)
+                    .await
             }
-        }
-    }
-    if memory {
-        return Ok(Target::Memory);
-    }
-    let path = percent_decode(path).ok_or_else(malformed)?;
-    if path.is_empty() {
-        return Err(malformed());
-    }
-    Ok(Target::File {
-        path: PathBuf::from(path),
-        create,
-    })
-}
-
-/// `%XX` escapes decoded; `None` for a broken escape or bytes that are not
-/// UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn settings(store: &SqlStore, on_writer: bool) -> (String, [i64; 4]) {
-        let query = |conn: &rusqlite::Connection| -> Result<(String, [i64; 4]), StoreError> {
-            let get = |pragma: &str| -> i64 {
-                conn.query_row(&format!("PRAGMA {pragma}"), [], |row| row.get(0))
-                    .unwrap()
-            };
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode", [], |row| row.get(0))
-                .unwrap();
-            Ok((
-                mode,
-                [
-                    get("synchronous"),
-                    get("foreign_keys"),
-                    get("busy_timeout"),
-                    get("query_only"),
-                ],
-            ))
-        };
-        if on_writer {
-            store.engine.on_writer(query).await.unwrap()
-        } else {
-            store.engine.read(query).unwrap()
+            Backend::Postgres(db) => db.create_session(customer, pending, now, expires_at).await,
         }
     }
 
-    #[tokio::test]
-    async fn connections_get_the_documented_settings() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let store = SqlStore::open_sqlite(&dir.path().join("pod.db"))
-            .await
-            .unwrap();
-        // FULL is 2; busy_timeout is in milliseconds; readers are query-only.
-        assert_eq!(
-            settings(&store, true).await,
-            ("wal".to_owned(), [2, 1, 5000, 0])
-        );
-        for _ in 0..store.engine.reader_count() {
-            assert_eq!(
-                settings(&store, false).await,
-                ("wal".to_owned(), [2, 1, 5000, 1])
-            );
+    async fn session(&self, id: &SessionId, now: Timestamp) -> Result<Option<Session>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.session(id, now),
+            Backend::Postgres(db) => db.session(id, now).await,
         }
-        let version: i64 = store
-            .engine
-            .read(|c| {
-                Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))
-                    .unwrap())
-            })
-            .unwrap();
-        assert_eq!(version, migrate::LATEST);
     }
 
-    #[test]
-    fn urls_name_files_or_memory() {
-        let file = |path: &str, create: bool| Target::File {
-            path: PathBuf::from(path),
-            create,
-        };
-        let cases = [
-            ("sqlite:pod.db", Some(file("pod.db", true))),
-            ("sqlite://pod.db", Some(file("pod.db", true))),
-            (
-                "sqlite:///var/lib/pod/pod.db",
-                Some(file("/var/lib/pod/pod.db", true)),
-            ),
-            (
-                "sqlite:/a%20b/pod.db?mode=rw",
-                Some(file("/a b/pod.db", false)),
-            ),
-            (
-                "sqlite:pod.db?mode=rwc&cache=shared",
-                Some(file("pod.db", true)),
-            ),
-            ("sqlite::memory:", Some(Target::Memory)),
-            ("sqlite://:memory:", Some(Target::Memory)),
-            ("sqlite:x?mode=memory", Some(Target::Memory)),
-            ("sqlite:", None),
-            ("sqlite:pod.db?mode=ro", None),
-            ("sqlite:pod.db?password=x", None),
-            ("sqlite:%zz", None),
-            ("sqlite:%ff", None),
-            ("SQLITE:pod.db", None),
-            ("file:pod.db", None),
-        ];
-        for (url, expected) in cases {
-            let got = target_of(url).ok();
-            assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{url}");
+    async fn set_pending(&self, id: &SessionId, pending: Option<String>) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.set_pending(id, pending).await,
+            Backend::Postgres(db) => db.set_pending(id, pending).await,
+        }
+    }
+
+    async fn rotate_session(
+        &self,
+        id: &SessionId,
+        customer: &CustomerId,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(SessionId, Session), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.rotate_session(id, customer, now, expires_at).await,
+            Backend::Postgres(db) => db.rotate_session(id, customer, now, expires_at).await,
+        }
+    }
+
+    async fn delete_session(&self, id: &SessionId) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.delete_session(id).await,
+            Backend::Postgres(db) => db.delete_session(id).await,
         }
     }
 }

@@ -206,7 +206,6 @@ pub struct Order {
 
 /// A transition that did not apply; the order is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum OrderError {
     /// The order is confirmed or cancelled; nothing changes it any more.
     Terminal {

@@ -170,7 +170,6 @@ impl fmt::Display for Topping {
 
 /// Why a spoken pizza could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum PizzaError {
     /// The size is not one pod knows; carries what was said.
     UnknownSize(String),

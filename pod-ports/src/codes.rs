@@ -61,7 +61,6 @@ impl CodePurpose {
 
 /// Why a code could not be sent or checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum CodeError {
     /// The code provider refused because of its own rate limit.
     #[error("the code provider is rate limiting")]

@@ -3,7 +3,6 @@ use pod_domain::{ContactPoints, CustomerId, Destination};
 
 /// Why an access token was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum TokenError {
     /// The token is malformed, forged, expired, or for another audience or
     /// issuer. The reason is safe to log; it never contains the token.
@@ -29,7 +28,6 @@ pub trait AccessTokens: Send + Sync {
 
 /// Why the directory could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum DirectoryError {
     /// The identity provider does not know this customer.
     #[error("unknown customer")]

@@ -42,7 +42,6 @@ impl fmt::Debug for LoginRedirect {
 
 /// Why a login at the provider did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum LoginError {
     /// The callback's `state` is not the one this login sent (forged or
     /// replayed), or the pending data is unreadable.
@@ -101,7 +100,6 @@ pub struct Passwordless {
 
 /// What asking for a sign-in code did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum StartOutcome {
     /// A code is on its way to the customer.
     CodeSent {
@@ -132,7 +130,6 @@ pub enum StartOutcome {
 
 /// What entering a sign-in code did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum CodeOutcome {
     /// The code was right: the customer is signed in.
     SignedIn {

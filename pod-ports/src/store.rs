@@ -3,7 +3,6 @@ use pod_domain::{Account, Change, CustomerId, Order, OrderId, Timestamp};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StoreError {
     /// The write lost a race: the stored version moved on, the row is gone,
     /// or a uniqueness rule (one pending order per customer, one user per
@@ -21,6 +20,42 @@ pub enum StoreError {
 /// Keeps accounts and orders. The unit of change is an account: a caller
 /// loads it, lets the domain decide, and commits the [`Change`] in one
 /// atomic, version-checked step.
+///
+/// # Example
+///
+/// Two requests decide on the same account; the store lets exactly one of
+/// them in, and the other decides again on what is stored now:
+///
+/// ```
+/// # use pod_ports::domain::*;
+/// # use pod_ports::{AccountStore, StoreError};
+/// # use pod_ports::testing::MemoryStore;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), StoreError> {
+/// let store = MemoryStore::new();
+/// let ann = CustomerId::parse("local|ann").unwrap();
+/// let policy = ConfirmationPolicy::default();
+/// let now = Timestamp::from_unix_seconds(1_800_000_000);
+/// let place = |account: &Account, id: &str| {
+///     let pizza = Pizza::new(PizzaSize::Large, []).unwrap();
+///     let to = Destination::email("ann@example.com");
+///     let id = OrderId::parse(id).unwrap();
+///     account.place_order(id, pizza, &to, None, now, &policy).unwrap().change
+/// };
+///
+/// let seen = store.load_account(&ann).await?;
+/// store.commit(&place(&seen, "first")).await?;
+/// // Decided on the same (now stale) account: refused, nothing written.
+/// assert!(matches!(store.commit(&place(&seen, "second")).await, Err(StoreError::Conflict)));
+/// // Decided again on the fresh account: the new order supersedes the first.
+/// let fresh = store.load_account(&ann).await?;
+/// store.commit(&place(&fresh, "second")).await?;
+/// let account = store.load_account(&ann).await?;
+/// assert_eq!(account.pending().unwrap().id().as_str(), "second");
+/// assert_eq!(account.version(), 2);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait AccountStore: Send + Sync {

@@ -45,14 +45,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use pod_adapters_http::verify::DevSigningKeys;
 use pod_adapters_local::{
     LocalAccessTokens, LocalTokenConfig, LocalUsers, Outbox, OutboxEntry, SystemClock,
 };
+use pod_alexa::envelope::{RequestEnvelope, ResponseEnvelope};
+use pod_alexa::verify::DevSigningKeys;
 use pod_ports::Clock;
 use pod_server::app::{ALEXA_DEV_DIR, dev_signing_keys, local_token_key, open_store};
 use pod_server::simulate::{Simulator, Utterance};
-use serde_json::Value;
 
 /// Drive a running `pod serve` with N concurrent simulated Alexa users.
 #[derive(Debug, Parser)]
@@ -245,7 +245,7 @@ impl Driver {
     /// after checking that the speech starts with `expected`.
     async fn post(
         &self,
-        envelope: &Value,
+        envelope: &RequestEnvelope,
         expected: &str,
         stats: &mut Stats,
     ) -> anyhow::Result<Duration> {
@@ -275,13 +275,14 @@ impl Driver {
         let answer = response.bytes().await?;
         let took = started.elapsed();
 
-        let answer: Value =
-            serde_json::from_slice(&answer).with_context(|| format!("HTTP {status}: not JSON"))?;
-        let speech = answer["response"]["outputSpeech"]["text"]
-            .as_str()
-            .unwrap_or_default();
-        if !status.is_success() || !speech.starts_with(expected) {
-            bail!("HTTP {status}: unexpected answer {answer}");
+        if !status.is_success() {
+            bail!("HTTP {status}: {}", String::from_utf8_lossy(&answer));
+        }
+        let answer: ResponseEnvelope = serde_json::from_slice(&answer)
+            .with_context(|| format!("HTTP {status}: not an Alexa response envelope"))?;
+        let speech = answer.speech().unwrap_or_default();
+        if !speech.starts_with(expected) {
+            bail!("HTTP {status}: unexpected answer: {speech}");
         }
         Ok(took)
     }
@@ -289,7 +290,7 @@ impl Driver {
 
 fn intent(name: &str, slots: &[(&str, &str)]) -> Utterance {
     Utterance::Intent {
-        name: name.to_owned(),
+        name: name.into(),
         slots: slots
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -5,9 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use axum::Router;
-use pod_adapters_http::verify::{DevSigningKeys, RequestVerifier, VerifierConfig, VerifyMode};
 use pod_adapters_http::{
     HttpConfig, HttpState, LiveEvents, Metrics, PrivacyPolicy, SignInMethod, WebApp, WebAppConfig,
 };
@@ -17,6 +16,7 @@ use pod_adapters_local::{
     SystemClock, UuidOrderIds,
 };
 use pod_adapters_sql::SqlStore;
+use pod_alexa::verify::{DevSigningKeys, RequestVerifier, VerifierConfig, VerifyMode};
 use pod_ports::{Clock, OrderingService, Passwordless, Ports, SignInService, WebLogin};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -42,9 +42,14 @@ pub struct Application {
     store: SqlStore,
 }
 
-/// Opens the data folder and the database (used by every subcommand).
+/// Opens the data folder and the database, creating both when missing
+/// (`pod serve`, `pod users add`).
 pub async fn open_store(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<SqlStore> {
     create_private_dir(data_dir)?;
+    open_store_at(data_dir, database_url).await
+}
+
+async fn open_store_at(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<SqlStore> {
     match database_url {
         Some(url) => SqlStore::connect(url)
             .await
@@ -56,6 +61,42 @@ pub async fn open_store(data_dir: &Path, database_url: Option<&str>) -> anyhow::
                 .with_context(|| format!("cannot open the database {}", path.display()))
         }
     }
+}
+
+/// Opens the database of an existing data folder and creates nothing: for
+/// the commands that read (or change) what `pod serve` or `pod users add`
+/// set up. A database URL is opened as given.
+pub async fn open_existing_store(
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> anyhow::Result<SqlStore> {
+    if database_url.is_some() {
+        return open_store_at(data_dir, database_url).await;
+    }
+    require_data_dir(data_dir)?;
+    let path = data_dir.join(DATABASE_FILE);
+    if !path.is_file() {
+        bail!(
+            "no pod database in the data folder {}: set POD_DATA_DIR, or run `pod serve` once to create one",
+            absolute(data_dir).display()
+        );
+    }
+    open_store_at(data_dir, None).await
+}
+
+/// Fails unless the data folder exists, naming where it looked.
+pub fn require_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    if data_dir.is_dir() {
+        return Ok(());
+    }
+    bail!(
+        "no pod data folder at {}: set POD_DATA_DIR, or run `pod serve` once to create one",
+        absolute(data_dir).display()
+    )
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The local token signing key, created on first use.

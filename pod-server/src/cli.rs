@@ -1,33 +1,66 @@
 //! The `pod` command line.
+//!
+//! Every flag is parsed by clap into its type; a value that came from a
+//! `POD_*` variable is reported under the variable's name. Plain `pod` is
+//! `pod serve`. Logs go to stderr: `pod serve` logs at `info`, the other
+//! commands only warnings unless `-v` (or `RUST_LOG`) asks for more.
 
+use std::ffi::OsString;
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 use pod_adapters_local::{LocalAccessTokens, LocalTokenConfig, LocalUsers, Outbox, SystemClock};
 use pod_ports::{AccountStore, Clock, StoreError};
 use tracing_subscriber::EnvFilter;
 
-use crate::app::{Application, local_token_key, open_store, shutdown_signal};
-use crate::settings::{DataArgs, ServeArgs, Settings};
+use crate::app::{
+    Application, local_token_key, open_existing_store, open_store, require_data_dir,
+    shutdown_signal,
+};
+use crate::settings::{
+    AUTH0_HELP, DataArgs, DataDirArgs, FlagsGiven, ServeArgs, Settings, StoreArgs, parse_duration,
+};
 use crate::simulate::{self, SimulateArgs};
 
-/// pod: per-interaction authentication for voice skills (Pizza on Demand).
+/// What `pod --help` opens with: what pod is, and how to try it.
+const ABOUT: &str = "\
+pod runs an Alexa skill that asks for a one-time code before it completes an order: \
+the person ordering gets a code on their phone or by email, and the order goes through \
+only when they say the code back to Alexa.
+
+Try it (plain `pod` is `pod serve`):
+  pod serve                                          start the server at http://127.0.0.1:7100
+  pod simulate --user demo \"get me a large pizza\"    then, in another terminal, order as Alexa would
+  pod outbox --last 1                                see the code pod sent
+  pod simulate --user demo \"authorize 1234\"          confirm with that code";
+
+/// The `pod` command line.
 #[derive(Debug, Parser)]
-#[command(name = "pod", version, about, propagate_version = true)]
+#[command(
+    name = "pod",
+    version,
+    about = ABOUT,
+    long_about = None,
+    propagate_version = true
+)]
 pub struct Cli {
+    /// Say more: -v for what pod does, -vv for debugging (RUST_LOG, when set, wins).
+    #[arg(short, long, action = ArgAction::Count, global = true, display_order = 100)]
+    verbose: u8,
     #[command(subcommand)]
     command: Option<Command>,
-    #[command(flatten)]
-    data: DataArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server (what plain `pod` does).
-    Serve(Box<ServeArgs>),
+    /// Run the server (what plain `pod` does); creates the data folder on first start.
+    #[command(after_help = AUTH0_HELP)]
+    Serve(Box<ServeCommand>),
     /// Manage the embedded mode's local users.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -35,9 +68,11 @@ enum Command {
     Token {
         /// The user name.
         name: String,
-        /// How long the token is valid (e.g. 1h, 30d).
-        #[arg(long, default_value = "1h")]
-        ttl: String,
+        /// How long the token is valid, such as 1h or 30d.
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        ttl: Duration,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Show the codes delivered to the outbox (embedded mode).
     Outbox {
@@ -50,16 +85,37 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        data: DataDirArgs,
     },
     /// Send one utterance to the skill as Alexa would, signed, and print the answer.
-    Simulate(SimulateArgs),
+    Simulate {
+        #[command(flatten)]
+        args: SimulateArgs,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Hold a conversation with the skill, keeping the session (like `ask dialog`).
-    Dialog(simulate::DialogArgs),
+    Dialog {
+        #[command(flatten)]
+        args: simulate::DialogArgs,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+/// `pod serve`: the server's settings and where it keeps its data.
+#[derive(Debug, clap::Args)]
+struct ServeCommand {
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(flatten, next_help_heading = "Data")]
+    data: DataArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum UsersCommand {
-    /// Add a user.
+    /// Add a user (creates the data folder if there is none yet).
     Add {
         /// User name ([a-z0-9_.-], up to 32).
         name: String,
@@ -69,19 +125,145 @@ enum UsersCommand {
         /// Phone number (E.164, e.g. +15550100); codes go there by SMS.
         #[arg(long)]
         phone: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// List users.
-    List,
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Lift a user's voice-ordering lock after too many wrong codes.
     Unlock {
         /// User name.
         name: String,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`).
-pub fn install_telemetry() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+impl Cli {
+    /// Parses the process's arguments, or prints clap's message and exits
+    /// (status 2 for a bad command line, 0 for `--help` and `--version`).
+    pub fn parse_args() -> Cli {
+        Self::try_parse_args(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    }
+
+    /// Parses `args` (the program name first). Plain `pod [-v]` is
+    /// `pod serve`. A bad value is reported under the name it was given
+    /// by: the flag, or the `POD_*` variable when it came from the
+    /// environment.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let mut matches = Self::matches(&args)?;
+        if matches.subcommand().is_none() {
+            args.push("serve".into());
+            matches = Self::matches(&args)?;
+        }
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let (Some(Command::Serve(command)), Some(("serve", serve))) =
+            (&mut cli.command, matches.subcommand())
+        {
+            command.serve.sources = FlagsGiven::from_matches(serve);
+        }
+        Ok(cli)
+    }
+
+    fn matches(args: &[OsString]) -> Result<clap::ArgMatches, clap::Error> {
+        let command = Cli::command();
+        command
+            .clone()
+            .try_get_matches_from(args)
+            .map_err(|error| name_the_variable(error, &command, args))
+    }
+
+    /// The filter logs start with when `RUST_LOG` is not set: `pod serve`
+    /// logs what it does (`info`), the other commands print their results
+    /// for people and log only warnings; each `-v` raises the level.
+    pub fn default_log_filter(&self) -> &'static str {
+        let serving = matches!(self.command, None | Some(Command::Serve(_)));
+        let level = usize::from(self.verbose) + if serving { 1 } else { 0 };
+        ["warn", "info", "debug", "trace"][level.min(3)]
+    }
+
+    /// The settings of `pod serve`, when that is the command.
+    pub fn serve_args(&self) -> Option<(&ServeArgs, &DataArgs)> {
+        match &self.command {
+            Some(Command::Serve(command)) => Some((&command.serve, &command.data)),
+            _ => None,
+        }
+    }
+}
+
+/// clap names the flag of a bad value even when the value came from the
+/// flag's variable; the person set the variable, so name that instead.
+fn name_the_variable(
+    error: clap::Error,
+    command: &clap::Command,
+    args: &[OsString],
+) -> clap::Error {
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return error;
+    }
+    // "--code-lifetime <CODE_LIFETIME>"
+    let Some(ContextValue::String(shown)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    let Some(long) = shown
+        .split_whitespace()
+        .next()
+        .and_then(|flag| flag.strip_prefix("--"))
+    else {
+        return error;
+    };
+    let flag = format!("--{long}");
+    let on_command_line = args.iter().skip(1).any(|arg| {
+        let arg = arg.to_string_lossy();
+        arg == flag || arg.starts_with(&format!("{flag}="))
+    });
+    let variable = find_arg(command, long).and_then(|arg| arg.get_env().map(ToOwned::to_owned));
+    let Some(variable) = variable.filter(|_| !on_command_line) else {
+        return error;
+    };
+    let variable = variable.to_string_lossy();
+    let value = match error.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) => value.clone(),
+        _ => std::env::var(variable.as_ref()).unwrap_or_default(),
+    };
+    let reason = match error.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(valid)) => format!("expected one of {}", valid.join(", ")),
+        _ => std::error::Error::source(&error)
+            .map_or_else(|| "not a valid value".to_owned(), ToString::to_string),
+    };
+    clap::Error::raw(
+        error.kind(),
+        format!("invalid value '{value}' for {variable}: {reason}\n"),
+    )
+    .with_cmd(command)
+}
+
+fn find_arg<'a>(command: &'a clap::Command, long: &str) -> Option<&'a clap::Arg> {
+    command
+        .get_arguments()
+        .find(|arg| arg.get_long() == Some(long))
+        .or_else(|| {
+            command
+                .get_subcommands()
+                .find_map(|sub| find_arg(sub, long))
+        })
+}
+
+/// Logs to stderr: `RUST_LOG` when set, else [`Cli::default_log_filter`].
+pub fn install_telemetry(cli: &Cli) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(cli.default_log_filter()));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -92,32 +274,30 @@ pub fn install_telemetry() {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let data = cli.data;
-    match cli.command {
-        None => {
-            let serve = ServeArgs::parse_from_env_only();
-            serve_command(&serve, &data).await
+    let Some(command) = cli.command else {
+        bail!("no command given; see pod --help")
+    };
+    match command {
+        Command::Serve(command) => serve_command(&command.serve, &command.data).await,
+        Command::Users(command) => users_command(command).await,
+        Command::Token { name, ttl, data } => token_command(&name, ttl, &data).await,
+        Command::Outbox {
+            user,
+            last,
+            json,
+            data,
+        } => outbox_command(user.as_deref(), last, json, &data.data_dir),
+        Command::Simulate { args, data } => {
+            // The simulator signs with the server's development CA, which
+            // lives in the server's data folder: a new folder would hold a
+            // CA the server does not trust.
+            require_data_dir(&data.data_dir)?;
+            simulate::simulate_command(args, &data).await
         }
-        Some(Command::Serve(serve)) => serve_command(&serve, &data).await,
-        Some(Command::Users(command)) => users_command(command, &data).await,
-        Some(Command::Token { name, ttl }) => token_command(&name, &ttl, &data).await,
-        Some(Command::Outbox { user, last, json }) => {
-            outbox_command(user.as_deref(), last, json, &data)
+        Command::Dialog { args, data } => {
+            require_data_dir(&data.data_dir)?;
+            simulate::dialog_command(args, &data).await
         }
-        Some(Command::Simulate(args)) => simulate::simulate_command(args, &data).await,
-        Some(Command::Dialog(args)) => simulate::dialog_command(args, &data).await,
-    }
-}
-
-impl ServeArgs {
-    /// The serve settings from defaults and `POD_*` variables alone (plain `pod`).
-    fn parse_from_env_only() -> ServeArgs {
-        #[derive(Parser)]
-        struct Only {
-            #[command(flatten)]
-            serve: ServeArgs,
-        }
-        Only::parse_from(["pod"]).serve
     }
 }
 
@@ -157,12 +337,23 @@ async fn serve_command(serve: &ServeArgs, data: &DataArgs) -> anyhow::Result<()>
     app.run_until(shutdown_signal()).await
 }
 
-async fn users_command(command: UsersCommand, data: &DataArgs) -> anyhow::Result<()> {
-    let store = Arc::new(open_store(&data.data_dir, data.database_url.as_deref()).await?);
+async fn users_command(command: UsersCommand) -> anyhow::Result<()> {
+    let store = match &command {
+        // Adding the first user may start a new data folder.
+        UsersCommand::Add { store, .. } => {
+            open_store(&store.data_dir, store.database_url.as_deref()).await?
+        }
+        UsersCommand::List { store } | UsersCommand::Unlock { store, .. } => {
+            open_existing_store(&store.data_dir, store.database_url.as_deref()).await?
+        }
+    };
+    let store = Arc::new(store);
     let users = LocalUsers::new(store.clone(), Arc::new(SystemClock));
     let mut out = std::io::stdout().lock();
     match command {
-        UsersCommand::Add { name, email, phone } => {
+        UsersCommand::Add {
+            name, email, phone, ..
+        } => {
             let user = users
                 .add(&name, &email, phone.as_deref())
                 .await
@@ -175,7 +366,7 @@ async fn users_command(command: UsersCommand, data: &DataArgs) -> anyhow::Result
                 user.phone.map(|p| format!(", {p}")).unwrap_or_default()
             )?;
         }
-        UsersCommand::List => {
+        UsersCommand::List { .. } => {
             for user in users.list().await? {
                 writeln!(
                     out,
@@ -186,9 +377,9 @@ async fn users_command(command: UsersCommand, data: &DataArgs) -> anyhow::Result
                 )?;
             }
         }
-        UsersCommand::Unlock { name } => {
+        UsersCommand::Unlock { name, .. } => {
             let Some(user) = users.find(&name).await? else {
-                bail!("no user {name}")
+                bail!("no user {name}; `pod users list` shows who there is")
             };
             let lifted = unlock(store.as_ref(), &user.id).await?;
             if lifted {
@@ -202,11 +393,14 @@ async fn users_command(command: UsersCommand, data: &DataArgs) -> anyhow::Result
 }
 
 /// An access token for a local user.
+/// Needs an existing data folder (the token signing key is there) and
+/// creates none.
 pub async fn issue_token(data: &DataArgs, name: &str, ttl: Duration) -> anyhow::Result<String> {
-    let store = Arc::new(open_store(&data.data_dir, data.database_url.as_deref()).await?);
+    require_data_dir(&data.data_dir)?;
+    let store = Arc::new(open_existing_store(&data.data_dir, data.database_url.as_deref()).await?);
     let users = LocalUsers::new(store, Arc::new(SystemClock));
     let Some(user) = users.find(name).await? else {
-        bail!("no user {name:?}; add one with `pod users add {name} --email ...`")
+        bail!("no user {name}; add one with `pod users add {name} --email ...`")
     };
     let key = local_token_key(&data.data_dir)?;
     let clock = Arc::new(SystemClock);
@@ -221,9 +415,7 @@ pub async fn issue_token(data: &DataArgs, name: &str, ttl: Duration) -> anyhow::
     Ok(tokens.issue(&user.id, ttl, clock.now()))
 }
 
-async fn token_command(name: &str, ttl: &str, data: &DataArgs) -> anyhow::Result<()> {
-    let ttl = humantime::parse_duration(ttl)
-        .with_context(|| format!("--ttl: {ttl:?} is not a duration like 1h"))?;
+async fn token_command(name: &str, ttl: Duration, data: &DataArgs) -> anyhow::Result<()> {
     let token = issue_token(data, name, ttl).await?;
     writeln!(std::io::stdout(), "{token}")?;
     Ok(())
@@ -233,9 +425,10 @@ fn outbox_command(
     user: Option<&str>,
     last: Option<usize>,
     json: bool,
-    data: &DataArgs,
+    data_dir: &Path,
 ) -> anyhow::Result<()> {
-    let outbox = Outbox::in_data_dir(&data.data_dir);
+    require_data_dir(data_dir)?;
+    let outbox = Outbox::in_data_dir(data_dir);
     let entries = Outbox::read(outbox.path(), user, last).context("cannot read the outbox")?;
     let mut out = std::io::stdout().lock();
     if entries.is_empty() && !json {

@@ -1,9 +1,10 @@
-//! The pod server: settings, wiring and the `pod` command.
+//! The pod server and the `pod` command.
 //!
 //! [`app::Application`] builds every adapter from [`settings::Settings`],
-//! binds, and serves until a shutdown future resolves; `main` only parses
-//! the command line, installs telemetry and calls it. This crate is the only
-//! one that knows all the others.
+//! binds, and serves until a shutdown future resolves; [`cli`] parses the
+//! command line (flags and `POD_*` variables, through [`settings`]) and
+//! runs each subcommand; `main` only parses, installs telemetry and calls
+//! it. This crate is the only one that knows all the others.
 
 pub mod app;
 pub mod auth0;

@@ -1,8 +1,6 @@
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    let cli = pod_server::cli::Cli::parse();
-    pod_server::cli::install_telemetry();
+    let cli = pod_server::cli::Cli::parse_args();
+    pod_server::cli::install_telemetry(&cli);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

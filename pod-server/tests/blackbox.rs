@@ -6,16 +6,21 @@
 //! The exhaustive request-verification cases (the eight certificate-URL
 //! cases, expired and not-yet-valid certificates, no SAN, untrusted roots,
 //! Amazon's real chains at pinned times) live in
-//! `pod-adapters-http/tests/verify.rs`; here each kind of rejection
+//! `pod-alexa/tests/alexa/verify.rs`; here each kind of rejection
 //! is shown once through the real server, with no order touched.
 
 mod support;
+
+#[path = "blackbox/cli.rs"]
+mod cli;
+#[path = "blackbox/simulate.rs"]
+mod simulate;
 
 use pod_adapters_auth0::fake::{
     API_AUDIENCE, API_SIGNING_SECRET, CLIENT_ID, CLIENT_SECRET, DOMAIN, FakeAlgorithm, FakeAuth0,
     FakeUser,
 };
-use pod_adapters_http::verify::format_iso8601;
+use pod_alexa::verify::format_iso8601;
 use pod_domain::Timestamp;
 use pod_server::simulate::{Simulator, SkillAnswer, Utterance};
 use reqwest::Method;
@@ -263,7 +268,7 @@ async fn requests_that_fail_verification_are_refused_and_touch_nothing() {
         ),
     ];
     for (name, tamper, reason) in &cases {
-        let mut envelope = alexa.envelope(&order_intent());
+        let mut envelope = serde_json::to_value(alexa.envelope(&order_intent())).unwrap();
         match tamper {
             Tamper::TimestampShift(seconds) => {
                 let shift = Duration::from_secs(seconds.unsigned_abs());
@@ -460,7 +465,7 @@ async fn oversized_malformed_and_unknown_requests_are_refused_and_touch_nothing(
     };
 
     // 1 MiB: a real order envelope padded with an unknown field, signed.
-    let mut huge = alexa.envelope(&order_intent());
+    let mut huge = serde_json::to_value(alexa.envelope(&order_intent())).unwrap();
     huge["padding"] = json!("x".repeat(1024 * 1024));
     let body = serde_json::to_vec(&huge).unwrap();
     let (status, answer) = app.post_alexa(&signed(&body), body).await;
@@ -473,7 +478,7 @@ async fn oversized_malformed_and_unknown_requests_are_refused_and_touch_nothing(
     assert_eq!(answer["error"], "body_invalid");
 
     // A request type pod does not handle, signed correctly.
-    let mut odd = alexa.envelope(&order_intent());
+    let mut odd = serde_json::to_value(alexa.envelope(&order_intent())).unwrap();
     odd["request"]["type"] = json!("Messaging.MessageReceived");
     let body = serde_json::to_vec(&odd).unwrap();
     let (status, answer) = app.post_alexa(&signed(&body), body).await;

@@ -1,6 +1,6 @@
-//! `POST /alexa`: verify the request, then let the skill answer it.
+//! `POST /alexa`: verify the request (pod-alexa parses the envelope once,
+//! from the verified bytes), then let the skill answer it.
 
-mod envelope;
 mod skill;
 
 use axum::Json;
@@ -12,7 +12,6 @@ use tracing::{Instrument, info_span, warn};
 
 use crate::HttpState;
 use crate::error::ErrorBody;
-pub(crate) use envelope::RequestEnvelope;
 
 pub(crate) async fn handle(
     State(state): State<HttpState>,
@@ -20,38 +19,27 @@ pub(crate) async fn handle(
     body: Bytes,
 ) -> Response {
     let now = state.clock().now();
-    if let Err(error) = state.verifier().verify(&headers, &body, now).await {
-        state.metrics().verification_failed(error.reason());
-        // Never the body: it carries the access token.
-        warn!(reason = error.reason(), %error, "alexa request rejected");
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(ErrorBody::new(error.reason(), error.to_string())),
-        )
-            .into_response();
-    }
-    let envelope: RequestEnvelope = match serde_json::from_slice(&body) {
-        Ok(envelope) => envelope,
+    let verified = match state.verifier().verify(&headers, &body, now).await {
+        Ok(verified) => verified,
         Err(error) => {
-            state.metrics().verification_failed("body_invalid");
-            warn!(%error, "alexa request body is not an Alexa envelope");
+            state.metrics().verification_failed(error.reason());
+            // Never the body: it carries the access token.
+            warn!(reason = error.reason(), %error, "alexa request rejected");
             return (
                 StatusCode::BAD_REQUEST,
-                Json(ErrorBody::new(
-                    "body_invalid",
-                    "not an Alexa request envelope",
-                )),
+                Json(ErrorBody::new(error.reason(), error.public_message())),
             )
                 .into_response();
         }
     };
+    let envelope = verified.envelope();
     let span = info_span!(
         "alexa",
-        request_id = envelope.request.request_id.as_deref().unwrap_or("-"),
-        request_type = %envelope.request.kind,
-        intent = envelope.request.intent.as_ref().map(|i| i.name.as_str()).unwrap_or("-"),
+        request_id = envelope.request.request_id().unwrap_or("-"),
+        request_type = envelope.request.type_name(),
+        intent = envelope.request.intent().map_or("-", |i| i.name.as_str()),
     );
-    let answer = skill::answer(state.service(), state.metrics(), &envelope)
+    let answer = skill::answer(state.service(), state.metrics(), envelope)
         .instrument(span)
         .await;
     if answer.unsupported {

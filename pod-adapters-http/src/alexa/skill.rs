@@ -1,15 +1,12 @@
 //! What the skill says: one request envelope in, one response envelope out.
 //! The words live here, apart from verification and transport.
 
+use pod_alexa::envelope::{Intent, IntentName, Request, RequestEnvelope, ResponseEnvelope};
 use pod_domain::{CustomerId, MAX_TOPPINGS, Order, Pizza, PizzaError, Topping};
 use pod_ports::{ConfirmOutcome, OneTimeCode, OrderingService, PlaceOutcome, ServiceError};
 use tracing::{info, warn};
 
-use super::envelope::{Intent, RequestEnvelope, ResponseEnvelope};
 use crate::metrics::Metrics;
-
-pub(crate) const ORDER_INTENT: &str = "GetMeSomePizzaIntent";
-pub(crate) const AUTHORIZE_INTENT: &str = "AuthorizePizzaOrderIntent";
 
 const WELCOME: &str = "Welcome to Pizza on Demand. How can I help you?";
 const ORDER_HINT: &str = "You can say: get me a large pizza with pepperoni.";
@@ -43,10 +40,12 @@ pub(crate) async fn answer(
     metrics: &Metrics,
     envelope: &RequestEnvelope,
 ) -> Answer {
-    match envelope.request.kind.as_str() {
-        "LaunchRequest" => ResponseEnvelope::ask(WELCOME, ORDER_HINT).into(),
-        "SessionEndedRequest" | "System.ExceptionEncountered" => ResponseEnvelope::empty().into(),
-        "IntentRequest" => match &envelope.request.intent {
+    match &envelope.request {
+        Request::Launch(_) => ResponseEnvelope::ask(WELCOME, ORDER_HINT).into(),
+        Request::SessionEnded(_) | Request::ExceptionEncountered(_) => {
+            ResponseEnvelope::empty().into()
+        }
+        Request::Intent(request) => match &request.intent {
             Some(intent) => answer_intent(service, metrics, envelope, intent)
                 .await
                 .into(),
@@ -56,8 +55,11 @@ pub(crate) async fn answer(
             )
             .into(),
         },
-        other => {
-            info!(request_type = other, "unsupported request type");
+        Request::Unsupported(other) => {
+            info!(
+                request_type = other.kind.as_str(),
+                "unsupported request type"
+            );
             Answer {
                 response: ResponseEnvelope::empty(),
                 unsupported: true,
@@ -72,19 +74,19 @@ async fn answer_intent(
     envelope: &RequestEnvelope,
     intent: &Intent,
 ) -> ResponseEnvelope {
-    match intent.name.as_str() {
-        ORDER_INTENT => order(service, metrics, envelope, intent).await,
-        AUTHORIZE_INTENT => authorize(service, metrics, envelope, intent).await,
-        "AMAZON.HelpIntent" => ResponseEnvelope::ask(HELP, ORDER_HINT),
-        "AMAZON.StopIntent" | "AMAZON.CancelIntent" | "AMAZON.NavigateHomeIntent" => {
+    match &intent.name {
+        IntentName::GetMeSomePizza => order(service, metrics, envelope, intent).await,
+        IntentName::AuthorizePizzaOrder => authorize(service, metrics, envelope, intent).await,
+        IntentName::Help => ResponseEnvelope::ask(HELP, ORDER_HINT),
+        IntentName::Stop | IntentName::Cancel | IntentName::NavigateHome => {
             ResponseEnvelope::tell(GOODBYE)
         }
-        "AMAZON.FallbackIntent" => ResponseEnvelope::ask(
+        IntentName::Fallback => ResponseEnvelope::ask(
             format!("Sorry, Pizza on Demand can't help with that. {ORDER_HINT} Or say help."),
             ORDER_HINT,
         ),
-        other => {
-            info!(intent = other, "unknown intent");
+        IntentName::Other(other) => {
+            info!(intent = other.as_str(), "unknown intent");
             ResponseEnvelope::ask(
                 format!("Sorry, I don't know how to do that. {ORDER_HINT} Or say help."),
                 ORDER_HINT,
@@ -132,7 +134,7 @@ async fn order(
                 ),
                 CODE_HINT,
             )
-            .with_card("Pizza order received", format!("{}. Code sent to {sent_to}.", capitalized(order.pizza())))
+            .with_simple_card("Pizza order received", format!("{}. Code sent to {sent_to}.", capitalized(order.pizza())))
         }
         Ok(PlaceOutcome::NotLinked) => not_linked(metrics),
         Ok(PlaceOutcome::Locked) => locked(metrics),
@@ -149,7 +151,6 @@ async fn order(
                  Please add one to your account, then order again.",
             )
         }
-        Ok(_) => ResponseEnvelope::tell("Sorry, something unexpected happened. Please try again."),
         Err(error) => unavailable(metrics, &error),
     }
 }
@@ -184,7 +185,7 @@ async fn authorize(
                 "Order confirmed. Your {} is on its way.",
                 without_article(&order)
             ))
-            .with_card("Order confirmed", capitalized(order.pizza()))
+            .with_simple_card("Order confirmed", capitalized(order.pizza()))
         }
         Ok(ConfirmOutcome::AlreadyConfirmed(_)) => {
             ResponseEnvelope::tell("That order is already confirmed.")
@@ -228,7 +229,6 @@ async fn authorize(
                 "Too many codes were tried just now. Please wait a minute and try again.",
             )
         }
-        Ok(_) => ResponseEnvelope::tell("Sorry, something unexpected happened. Please try again."),
         Err(error) => unavailable(metrics, &error),
     }
 }

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
 use futures::stream::{self, Stream};
 use pod_domain::{CustomerId, OrderEvent};
 use pod_ports::SessionId;
@@ -40,8 +41,8 @@ struct Watch {
 }
 
 /// `GET /app/events`.
-pub(crate) async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (id, _, customer) = match state.signed_in(&headers).await {
+pub(crate) async fn events(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let (id, _, customer) = match state.signed_in(&jar).await {
         Ok(signed_in) => signed_in,
         Err(AppError::SignInFirst) => {
             return (StatusCode::UNAUTHORIZED, "sign in first").into_response();

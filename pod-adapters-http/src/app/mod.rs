@@ -25,18 +25,19 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
 use axum::Router;
-use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::middleware::{self, Next};
+use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use pod_domain::{CustomerId, Timestamp};
 use pod_ports::{
     CustomerDirectory, ServiceError, Session, SessionId, SessionStore, SignInService, StoreError,
     WebLogin,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::warn;
 
 use crate::{HttpState, LiveEvents};
@@ -50,7 +51,6 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// How people sign in.
 #[derive(Clone)]
-#[non_exhaustive]
 pub enum SignInMethod {
     /// pod's own one-time codes (the embedded mode): user name or email,
     /// then the code. Needs a [`SignInService`] with passwordless sign-in.
@@ -82,7 +82,6 @@ impl fmt::Debug for SignInMethod {
 
 /// The text of the privacy policy page.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub enum PrivacyPolicy {
     /// pod's own text, which says what pod stores.
     #[default]
@@ -199,9 +198,12 @@ impl AppState {
     /// The session the request's cookie names, if it is valid.
     pub(crate) async fn session(
         &self,
-        headers: &HeaderMap,
+        jar: &CookieJar,
     ) -> Result<Option<(SessionId, Session)>, AppError> {
-        let Some(id) = session_cookie(headers) else {
+        let Some(id) = jar
+            .get(SESSION_COOKIE)
+            .and_then(|cookie| SessionId::from_cookie(cookie.value()))
+        else {
             return Ok(None);
         };
         Ok(self
@@ -215,9 +217,9 @@ impl AppState {
     /// The signed-in customer's session, or a redirect to the sign-in page.
     pub(crate) async fn signed_in(
         &self,
-        headers: &HeaderMap,
+        jar: &CookieJar,
     ) -> Result<(SessionId, Session, CustomerId), AppError> {
-        match self.session(headers).await? {
+        match self.session(jar).await? {
             Some((id, session)) => match session.customer.clone() {
                 Some(customer) => Ok((id, session, customer)),
                 None => Err(AppError::SignInFirst),
@@ -226,34 +228,24 @@ impl AppState {
         }
     }
 
-    /// A `Set-Cookie` value for a session id.
-    pub(crate) fn cookie(&self, id: &SessionId, lifetime: Duration) -> HeaderValue {
-        let secure = if self.web.config.secure_cookie {
-            "; Secure"
-        } else {
-            ""
-        };
-        let value = format!(
-            "{SESSION_COOKIE}={}; Path={}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-            id.expose(),
-            self.web.app_path(),
-            lifetime.as_secs()
-        );
-        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    /// The session cookie for `id`, kept for `lifetime`.
+    pub(crate) fn cookie(&self, id: &SessionId, lifetime: Duration) -> Cookie<'static> {
+        let mut cookie = self.cookie_attributes();
+        cookie.set_value(id.expose().to_owned());
+        cookie.set_max_age(time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX));
+        cookie
     }
 
-    /// A `Set-Cookie` value that removes the session cookie.
-    pub(crate) fn removed_cookie(&self) -> HeaderValue {
-        let secure = if self.web.config.secure_cookie {
-            "; Secure"
-        } else {
-            ""
-        };
-        let value = format!(
-            "{SESSION_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax{secure}",
-            self.web.app_path()
-        );
-        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    /// The session cookie without a value: its name and attributes (only for
+    /// `/app`, out of reach of scripts, not sent on cross-site
+    /// subrequests). [`CookieJar::remove`] turns it into a removal.
+    pub(crate) fn cookie_attributes(&self) -> Cookie<'static> {
+        Cookie::build(SESSION_COOKIE)
+            .path(self.web.app_path())
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.web.config.secure_cookie)
+            .build()
     }
 
     /// A `303 See Other` to a path under `/app` (`""` for the orders page).
@@ -270,30 +262,12 @@ pub(crate) fn see_other(location: &str) -> Response {
     }
 }
 
-/// The session id in the request's `Cookie` header(s), if any.
-pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<SessionId> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .and_then(|(_, value)| SessionId::from_cookie(value.trim()))
-}
-
 /// Constant-time comparison of a submitted CSRF token with the session's.
 pub(crate) fn csrf_matches(submitted: Option<&str>, session: &Session) -> bool {
     let Some(submitted) = submitted else {
         return false;
     };
-    let expected = session.csrf_token.as_bytes();
-    submitted.len() == expected.len()
-        && submitted
-            .bytes()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    verify_slices_are_equal(submitted.as_bytes(), session.csrf_token.as_bytes()).is_ok()
 }
 
 /// Why an `/app` request failed; rendered as an HTML page. The cause goes to
@@ -355,26 +329,13 @@ impl AppState {
     }
 }
 
-/// Adds the security headers to every `/app` response, and `no-store` to
-/// everything but the assets.
-async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    let set = |headers: &mut HeaderMap, name: HeaderName, value: &'static str| {
-        headers.insert(name, HeaderValue::from_static(value));
-    };
-    set(
-        headers,
-        header::CONTENT_SECURITY_POLICY,
-        CONTENT_SECURITY_POLICY,
-    );
-    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(headers, header::REFERRER_POLICY, "same-origin");
-    set(headers, header::X_FRAME_OPTIONS, "DENY");
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        set(headers, header::CACHE_CONTROL, "no-store");
-    }
-    response
+/// A layer that sets `name: value` on every response, replacing the
+/// handler's own.
+fn security_header(
+    name: header::HeaderName,
+    value: &'static str,
+) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
 }
 
 /// The `/app` routes (full paths, to merge into the main router), their
@@ -396,6 +357,18 @@ pub(crate) fn router(http: HttpState, web: Arc<WebApp>) -> Router<HttpState> {
         .route("/app/events", get(live::events))
         .route("/app/assets/{name}", get(assets::serve))
         .route("/app/{*rest}", axum::routing::any(pages::not_found))
-        .layer(middleware::from_fn(security_headers))
+        // The security headers on every `/app` response, and `no-store` on
+        // everything but the assets (which set their own Cache-Control).
+        .layer(security_header(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ))
+        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(security_header(header::REFERRER_POLICY, "same-origin"))
+        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(state)
 }

@@ -3,8 +3,9 @@
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
+use axum_extra::extract::cookie::CookieJar;
 use pod_domain::Destination;
 use serde::Deserialize;
 
@@ -45,10 +46,10 @@ pub(crate) struct CsrfForm {
 /// `GET /app`: the orders page.
 pub(crate) async fn orders(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    jar: CookieJar,
     Query(notice): Query<Notice>,
 ) -> Response {
-    match orders_page(&state, &headers, notice.text()).await {
+    match orders_page(&state, &jar, notice.text()).await {
         Ok(response) => response,
         Err(error) => state.error_page(error),
     }
@@ -69,10 +70,10 @@ pub(crate) async fn orders_view(
 
 async fn orders_page(
     state: &AppState,
-    headers: &HeaderMap,
+    jar: &CookieJar,
     notice: Option<String>,
 ) -> Result<Response, AppError> {
-    let (_, session, customer) = state.signed_in(headers).await?;
+    let (_, session, customer) = state.signed_in(jar).await?;
     let orders = orders_view(state, &customer).await?;
     Ok(render(
         StatusCode::OK,
@@ -87,11 +88,11 @@ async fn orders_page(
 /// `POST /app/orders/clear`.
 pub(crate) async fn clear(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    jar: CookieJar,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        let (_, session, customer) = match state.signed_in(&headers).await {
+        let (_, session, customer) = match state.signed_in(&jar).await {
             Ok(signed_in) => signed_in,
             Err(AppError::SignInFirst) => return Err(AppError::Forbidden),
             Err(other) => return Err(other),
@@ -108,9 +109,9 @@ pub(crate) async fn clear(
 }
 
 /// `GET /app/profile`.
-pub(crate) async fn profile(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn profile(State(state): State<AppState>, jar: CookieJar) -> Response {
     let result = async {
-        let (_, session, customer) = state.signed_in(&headers).await?;
+        let (_, session, customer) = state.signed_in(&jar).await?;
         let contacts = match state.web.directory.contact_points(&customer).await {
             Ok(contacts) => contacts,
             Err(error) => {
@@ -162,8 +163,8 @@ fn mask_phone(phone: &str) -> String {
 }
 
 /// `GET /app/privacy`: public, at a stable address for the Alexa console.
-pub(crate) async fn privacy(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let session = state.session(&headers).await.ok().flatten();
+pub(crate) async fn privacy(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let session = state.session(&jar).await.ok().flatten();
     let mut layout = Layout::new(&state, "Privacy policy", "privacy");
     if let Some((_, session)) = session.filter(|(_, s)| s.customer.is_some()) {
         layout = layout.signed_in(&session.csrf_token);

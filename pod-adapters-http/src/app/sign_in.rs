@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
 use pod_domain::CustomerId;
 use pod_ports::{
     CodeOutcome, LoginError, OneTimeCode, ServiceError, Session, SessionId, StartOutcome,
@@ -47,15 +48,16 @@ impl PendingCode {
 /// `?notice=` of the sign-in page.
 type NoticeQuery = Query<Notice>;
 
-/// The anonymous session of a sign-in under way, made if there is none.
-/// `Ok(None)` when the visitor is signed in already.
+/// The anonymous session of a sign-in under way, made if there is none
+/// (then `jar` comes back with its cookie). `Ok(None)` when the visitor is
+/// signed in already.
 async fn anonymous_session(
     state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<(SessionId, Session, Option<HeaderValue>)>, AppError> {
-    match state.session(headers).await? {
+    jar: CookieJar,
+) -> Result<Option<(SessionId, Session, CookieJar)>, AppError> {
+    match state.session(&jar).await? {
         Some((_, session)) if session.customer.is_some() => Ok(None),
-        Some((id, session)) => Ok(Some((id, session, None))),
+        Some((id, session)) => Ok(Some((id, session, jar))),
         None => {
             let now = state.now();
             let lifetime = state.web.config.sign_in_lifetime;
@@ -64,8 +66,8 @@ async fn anonymous_session(
                 .sessions
                 .create_session(None, None, now, now.plus(lifetime))
                 .await?;
-            let cookie = state.cookie(&id, lifetime);
-            Ok(Some((id, session, Some(cookie))))
+            let jar = jar.add(state.cookie(&id, lifetime));
+            Ok(Some((id, session, jar)))
         }
     }
 }
@@ -73,20 +75,13 @@ async fn anonymous_session(
 /// The sign-in session of a form post whose CSRF token matches.
 async fn posted_session(
     state: &AppState,
-    headers: &HeaderMap,
+    jar: &CookieJar,
     csrf: Option<&str>,
 ) -> Result<(SessionId, Session), AppError> {
-    match state.session(headers).await? {
+    match state.session(jar).await? {
         Some((id, session)) if csrf_matches(csrf, &session) => Ok((id, session)),
         _ => Err(AppError::Forbidden),
     }
-}
-
-fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
 }
 
 fn sign_in_page(
@@ -118,14 +113,15 @@ fn sign_in_page(
 /// `GET /app/sign-in`.
 pub(crate) async fn page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    jar: CookieJar,
     Query(notice): NoticeQuery,
 ) -> Response {
-    match anonymous_session(&state, &headers).await {
-        Ok(Some((_, session, cookie))) => with_cookie(
+    match anonymous_session(&state, jar).await {
+        Ok(Some((_, session, jar))) => (
+            jar,
             sign_in_page(&state, &session, StatusCode::OK, notice.text(), None),
-            cookie,
-        ),
+        )
+            .into_response(),
         Ok(None) => state.redirect(""),
         Err(error) => state.error_page(error),
     }
@@ -143,7 +139,7 @@ pub(crate) struct LoginForm {
 pub(crate) async fn send_code(
     State(state): State<AppState>,
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    jar: CookieJar,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let result = async {
@@ -153,7 +149,7 @@ pub(crate) async fn send_code(
         let Ok(Form(form)) = form else {
             return Err(AppError::Forbidden);
         };
-        let (id, session) = posted_session(&state, &headers, form.csrf.as_deref()).await?;
+        let (id, session) = posted_session(&state, &jar, form.csrf.as_deref()).await?;
         if session.customer.is_some() {
             return Ok(state.redirect(""));
         }
@@ -193,7 +189,7 @@ pub(crate) struct CodeForm {
 /// `POST /app/sign-in/code`: check the code; sign in on success.
 pub(crate) async fn enter_code(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    jar: CookieJar,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
     let result = async {
@@ -203,7 +199,7 @@ pub(crate) async fn enter_code(
         let Ok(Form(form)) = form else {
             return Err(AppError::Forbidden);
         };
-        let (id, session) = posted_session(&state, &headers, form.csrf.as_deref()).await?;
+        let (id, session) = posted_session(&state, &jar, form.csrf.as_deref()).await?;
         if session.customer.is_some() {
             return Ok(state.redirect(""));
         }
@@ -240,7 +236,7 @@ pub(crate) async fn enter_code(
         };
         match outcome {
             CodeOutcome::SignedIn { customer, unlocked } => {
-                sign_in_as(&state, &id, &customer, unlocked).await
+                sign_in_as(&state, jar, &id, &customer, unlocked).await
             }
             CodeOutcome::WrongCode => {
                 pending.failures = pending.failures.saturating_add(1);
@@ -307,6 +303,7 @@ async fn start_over(
 /// Rotates the sign-in session into the customer's and goes to the orders.
 async fn sign_in_as(
     state: &AppState,
+    jar: CookieJar,
     id: &SessionId,
     customer: &CustomerId,
     unlocked: bool,
@@ -326,21 +323,22 @@ async fn sign_in_as(
     };
     info!(%customer, unlocked, "signed in to the web app");
     let notice = if unlocked { "unlocked" } else { "signed-in" };
-    Ok(with_cookie(
+    Ok((
+        jar.add(state.cookie(&new_id, lifetime)),
         state.redirect(&format!("?notice={notice}")),
-        Some(state.cookie(&new_id, lifetime)),
-    ))
+    )
+        .into_response())
 }
 
 /// `POST /app/sign-in/restart`: forget the code asked for.
 pub(crate) async fn restart(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    jar: CookieJar,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     let result = async {
         let csrf = form.as_ref().ok().and_then(|f| f.csrf.as_deref());
-        let (id, session) = posted_session(&state, &headers, csrf).await?;
+        let (id, session) = posted_session(&state, &jar, csrf).await?;
         if session.customer.is_none() {
             state.web.sessions.set_pending(&id, None).await?;
         }
@@ -351,7 +349,7 @@ pub(crate) async fn restart(
 }
 
 /// `GET /app/login`: off to the OpenID Connect provider.
-pub(crate) async fn oidc_login(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn oidc_login(State(state): State<AppState>, jar: CookieJar) -> Response {
     let result = async {
         let SignInMethod::Oidc {
             login,
@@ -361,7 +359,7 @@ pub(crate) async fn oidc_login(State(state): State<AppState>, headers: HeaderMap
         else {
             return Err(AppError::NotFound);
         };
-        let Some((id, _, cookie)) = anonymous_session(&state, &headers).await? else {
+        let Some((id, _, jar)) = anonymous_session(&state, jar).await? else {
             return Ok(state.redirect(""));
         };
         let start = login.begin_login(redirect_uri).map_err(|error| {
@@ -373,7 +371,7 @@ pub(crate) async fn oidc_login(State(state): State<AppState>, headers: HeaderMap
             .sessions
             .set_pending(&id, Some(start.pending))
             .await?;
-        Ok(with_cookie(see_other(&start.authorize_url), cookie))
+        Ok((jar, see_other(&start.authorize_url)).into_response())
     }
     .await;
     result.unwrap_or_else(|error| state.error_page(error))
@@ -392,7 +390,7 @@ pub(crate) struct Callback {
 /// `GET /app/callback`: the provider sends the browser back here.
 pub(crate) async fn oidc_callback(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    jar: CookieJar,
     query: Result<Query<Callback>, QueryRejection>,
 ) -> Response {
     let result = async {
@@ -402,7 +400,7 @@ pub(crate) async fn oidc_callback(
         let expired = AppError::BadRequest(
             "This sign-in is no longer valid. Please start signing in again.",
         );
-        let Some((id, session)) = state.session(&headers).await? else {
+        let Some((id, session)) = state.session(&jar).await? else {
             return Err(expired);
         };
         if session.customer.is_some() {
@@ -442,7 +440,7 @@ pub(crate) async fn oidc_callback(
             }
         };
         let unlocked = state.web.sign_in.signed_in(&customer).await?;
-        sign_in_as(&state, &id, &customer, unlocked).await
+        sign_in_as(&state, jar, &id, &customer, unlocked).await
     }
     .await;
     result.unwrap_or_else(|error| state.error_page(error))
@@ -451,12 +449,12 @@ pub(crate) async fn oidc_callback(
 /// `POST /app/sign-out`: delete the session (and sign out at the provider).
 pub(crate) async fn sign_out(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    jar: CookieJar,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     let result = async {
         let csrf = form.as_ref().ok().and_then(|f| f.csrf.as_deref());
-        let (id, _) = posted_session(&state, &headers, csrf).await?;
+        let (id, _) = posted_session(&state, &jar, csrf).await?;
         state.web.sessions.delete_session(&id).await?;
         let to = match &state.web.method {
             SignInMethod::Oidc {
@@ -466,7 +464,7 @@ pub(crate) async fn sign_out(
             } => see_other(&login.logout_url(post_logout_uri)),
             SignInMethod::Passwordless => state.redirect("/sign-in?notice=signed-out"),
         };
-        Ok(with_cookie(to, Some(state.removed_cookie())))
+        Ok((jar.remove(state.cookie_attributes()), to).into_response())
     }
     .await;
     result.unwrap_or_else(|error: AppError| state.error_page(error))

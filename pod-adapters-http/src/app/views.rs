@@ -9,7 +9,6 @@ use tracing::error;
 
 use super::AppState;
 use super::assets::{SCRIPT, STYLESHEET};
-use crate::verify::format_iso8601;
 
 /// What every page's frame needs.
 #[derive(Debug, Clone)]
@@ -62,7 +61,7 @@ pub(crate) struct When {
 
 impl When {
     fn new(at: Timestamp) -> Self {
-        let iso = format_iso8601(at);
+        let iso = at.to_rfc3339();
         let label = match (iso.get(0..10), iso.get(11..16)) {
             (Some(date), Some(time)) => format!("{date} {time} UTC"),
             _ => iso.clone(),

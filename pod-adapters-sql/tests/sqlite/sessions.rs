@@ -1,4 +1,6 @@
-//! `SqlStore` as a `SessionStore`, against real SQLite files.
+//! `SqlStore` as a `SessionStore`, against real SQLite files; the checks
+//! that need only the port are shared with PostgreSQL ([`checks`],
+//! [`session_checks!`]).
 
 use std::collections::HashSet;
 
@@ -30,41 +32,143 @@ fn raw(dir: &TempDir) -> rusqlite::Connection {
     super::raw(&dir.path().join("pod.db"))
 }
 
-#[tokio::test]
-async fn a_session_is_made_read_and_expires() {
-    let (_dir, store) = store().await;
-    let (id, made) = store
-        .create_session(None, Some("pending".into()), at(0), at(HOUR))
-        .await
-        .unwrap();
-    assert_eq!(made.customer, None);
-    assert_eq!(made.pending.as_deref(), Some("pending"));
-    let read = store.session(&id, at(1)).await.unwrap().unwrap();
-    assert_eq!(read, made);
-    assert!(
-        store.session(&id, at(HOUR)).await.unwrap().is_none(),
-        "expired at expires_at"
-    );
-    let unknown = SessionId::from_cookie("no-such-session").unwrap();
-    assert!(store.session(&unknown, at(1)).await.unwrap().is_none());
-}
+/// Checks of the session store through the port alone, on any backend.
+pub(crate) mod checks {
+    use super::*;
 
-#[tokio::test]
-async fn ids_and_csrf_tokens_are_random_256_bit_values() {
-    let (_dir, store) = store().await;
-    let mut seen = HashSet::new();
-    for _ in 0..50 {
-        let (id, session) = store
+    pub(crate) async fn a_session_is_made_read_and_expires(store: &SqlStore) {
+        let (id, made) = store
+            .create_session(None, Some("pending".into()), at(0), at(HOUR))
+            .await
+            .unwrap();
+        assert_eq!(made.customer, None);
+        assert_eq!(made.pending.as_deref(), Some("pending"));
+        let read = store.session(&id, at(1)).await.unwrap().unwrap();
+        assert_eq!(read, made);
+        assert!(
+            store.session(&id, at(HOUR)).await.unwrap().is_none(),
+            "expired at expires_at"
+        );
+        let unknown = SessionId::from_cookie("no-such-session").unwrap();
+        assert!(store.session(&unknown, at(1)).await.unwrap().is_none());
+    }
+
+    pub(crate) async fn ids_and_csrf_tokens_are_random_256_bit_values(store: &SqlStore) {
+        let mut seen = HashSet::new();
+        for _ in 0..50 {
+            let (id, session) = store
+                .create_session(None, None, at(0), at(HOUR))
+                .await
+                .unwrap();
+            assert_eq!(id.expose().len(), 43, "32 bytes, base64url");
+            assert_eq!(session.csrf_token.len(), 43);
+            assert_ne!(id.expose(), session.csrf_token);
+            assert!(seen.insert(id.expose().to_owned()));
+            assert!(seen.insert(session.csrf_token));
+        }
+    }
+
+    pub(crate) async fn rotation_signs_in_with_a_new_id_and_the_old_one_is_dead(store: &SqlStore) {
+        let (old, before) = store
+            .create_session(None, Some("oidc".into()), at(0), at(HOUR))
+            .await
+            .unwrap();
+        let (new, after) = store
+            .rotate_session(&old, &demo(), at(10), at(8 * HOUR))
+            .await
+            .unwrap();
+        assert_ne!(new, old);
+        assert_ne!(after.csrf_token, before.csrf_token);
+        assert_eq!(after.customer, Some(demo()));
+        assert_eq!(after.pending, None);
+        assert_eq!(after.expires_at, at(8 * HOUR));
+        assert!(store.session(&old, at(11)).await.unwrap().is_none());
+        assert_eq!(store.session(&new, at(11)).await.unwrap(), Some(after));
+        // Rotating the old id again (a replayed sign-in) makes nothing.
+        assert!(matches!(
+            store.rotate_session(&old, &demo(), at(12), at(HOUR)).await,
+            Err(StoreError::Conflict)
+        ));
+    }
+
+    pub(crate) async fn an_expired_session_cannot_be_rotated(store: &SqlStore) {
+        let (id, _) = store
             .create_session(None, None, at(0), at(HOUR))
             .await
             .unwrap();
-        assert_eq!(id.expose().len(), 43, "32 bytes, base64url");
-        assert_eq!(session.csrf_token.len(), 43);
-        assert_ne!(id.expose(), session.csrf_token);
-        assert!(seen.insert(id.expose().to_owned()));
-        assert!(seen.insert(session.csrf_token));
+        assert!(matches!(
+            store
+                .rotate_session(&id, &demo(), at(HOUR), at(2 * HOUR))
+                .await,
+            Err(StoreError::Conflict)
+        ));
+    }
+
+    pub(crate) async fn pending_data_is_replaced_and_cleared(store: &SqlStore) {
+        let (id, _) = store
+            .create_session(None, None, at(0), at(HOUR))
+            .await
+            .unwrap();
+        store.set_pending(&id, Some("one".into())).await.unwrap();
+        assert_eq!(
+            store
+                .session(&id, at(1))
+                .await
+                .unwrap()
+                .unwrap()
+                .pending
+                .as_deref(),
+            Some("one")
+        );
+        store.set_pending(&id, None).await.unwrap();
+        assert_eq!(
+            store.session(&id, at(1)).await.unwrap().unwrap().pending,
+            None
+        );
+        store.delete_session(&id).await.unwrap();
+        assert!(matches!(
+            store.set_pending(&id, Some("two".into())).await,
+            Err(StoreError::Conflict)
+        ));
+    }
+
+    pub(crate) async fn deletion_ends_a_session_and_is_idempotent(store: &SqlStore) {
+        let (id, _) = store
+            .create_session(Some(demo()), None, at(0), at(HOUR))
+            .await
+            .unwrap();
+        store.delete_session(&id).await.unwrap();
+        assert!(store.session(&id, at(1)).await.unwrap().is_none());
+        store.delete_session(&id).await.unwrap();
     }
 }
+
+/// One `#[tokio::test]` per check of [`checks`], each on a fresh store from
+/// `$make` (an async fn returning `(guard, SqlStore)`).
+macro_rules! session_checks {
+    ($make:path) => {
+        $crate::sessions::session_checks!(@tests $make;
+            a_session_is_made_read_and_expires,
+            ids_and_csrf_tokens_are_random_256_bit_values,
+            rotation_signs_in_with_a_new_id_and_the_old_one_is_dead,
+            an_expired_session_cannot_be_rotated,
+            pending_data_is_replaced_and_cleared,
+            deletion_ends_a_session_and_is_idempotent,
+        );
+    };
+    (@tests $make:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (_guard, store) = $make().await;
+                $crate::sessions::checks::$name(&store).await;
+            }
+        )*
+    };
+}
+pub(crate) use session_checks;
+
+session_checks!(store);
 
 #[tokio::test]
 async fn only_a_hash_of_the_id_is_stored() {
@@ -98,88 +202,6 @@ async fn only_a_hash_of_the_id_is_stored() {
             "the id itself is never written"
         );
     }
-}
-
-#[tokio::test]
-async fn rotation_signs_in_with_a_new_id_and_the_old_one_is_dead() {
-    let (_dir, store) = store().await;
-    let (old, before) = store
-        .create_session(None, Some("oidc".into()), at(0), at(HOUR))
-        .await
-        .unwrap();
-    let (new, after) = store
-        .rotate_session(&old, &demo(), at(10), at(8 * HOUR))
-        .await
-        .unwrap();
-    assert_ne!(new, old);
-    assert_ne!(after.csrf_token, before.csrf_token);
-    assert_eq!(after.customer, Some(demo()));
-    assert_eq!(after.pending, None);
-    assert_eq!(after.expires_at, at(8 * HOUR));
-    assert!(store.session(&old, at(11)).await.unwrap().is_none());
-    assert_eq!(store.session(&new, at(11)).await.unwrap(), Some(after));
-    // Rotating the old id again (a replayed sign-in) makes nothing.
-    assert!(matches!(
-        store.rotate_session(&old, &demo(), at(12), at(HOUR)).await,
-        Err(StoreError::Conflict)
-    ));
-}
-
-#[tokio::test]
-async fn an_expired_session_cannot_be_rotated() {
-    let (_dir, store) = store().await;
-    let (id, _) = store
-        .create_session(None, None, at(0), at(HOUR))
-        .await
-        .unwrap();
-    assert!(matches!(
-        store
-            .rotate_session(&id, &demo(), at(HOUR), at(2 * HOUR))
-            .await,
-        Err(StoreError::Conflict)
-    ));
-}
-
-#[tokio::test]
-async fn pending_data_is_replaced_and_cleared() {
-    let (_dir, store) = store().await;
-    let (id, _) = store
-        .create_session(None, None, at(0), at(HOUR))
-        .await
-        .unwrap();
-    store.set_pending(&id, Some("one".into())).await.unwrap();
-    assert_eq!(
-        store
-            .session(&id, at(1))
-            .await
-            .unwrap()
-            .unwrap()
-            .pending
-            .as_deref(),
-        Some("one")
-    );
-    store.set_pending(&id, None).await.unwrap();
-    assert_eq!(
-        store.session(&id, at(1)).await.unwrap().unwrap().pending,
-        None
-    );
-    store.delete_session(&id).await.unwrap();
-    assert!(matches!(
-        store.set_pending(&id, Some("two".into())).await,
-        Err(StoreError::Conflict)
-    ));
-}
-
-#[tokio::test]
-async fn deletion_ends_a_session_and_is_idempotent() {
-    let (_dir, store) = store().await;
-    let (id, _) = store
-        .create_session(Some(demo()), None, at(0), at(HOUR))
-        .await
-        .unwrap();
-    store.delete_session(&id).await.unwrap();
-    assert!(store.session(&id, at(1)).await.unwrap().is_none());
-    store.delete_session(&id).await.unwrap();
 }
 
 #[tokio::test]

@@ -34,7 +34,6 @@ pub struct Ports {
 
 /// The result of placing an order, for the outcomes a person can cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum PlaceOutcome {
     /// The order is stored and its code sent; `order.awaiting()` says where.
     Placed {
@@ -55,7 +54,6 @@ pub enum PlaceOutcome {
 
 /// The result of confirming with a code, for the outcomes a person can cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ConfirmOutcome {
     /// The code was right; the order is confirmed.
     Confirmed(Order),
@@ -85,7 +83,6 @@ pub enum ConfirmOutcome {
 
 /// An infrastructure failure; the person can only try again later.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ServiceError {
     /// The identity provider (tokens, directory, codes) failed.
     #[error("identity provider unavailable: {0}")]

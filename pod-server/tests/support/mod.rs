@@ -262,7 +262,7 @@ impl TestApp {
     }
 
     /// The development signing keys the server created in its data folder.
-    pub(crate) fn dev_keys(&self) -> pod_adapters_http::verify::DevSigningKeys {
+    pub(crate) fn dev_keys(&self) -> pod_alexa::verify::DevSigningKeys {
         dev_signing_keys(&self.data_dir).expect("dev keys")
     }
 

@@ -1,0 +1,69 @@
+//! The bounded cache of parsed chains, keyed by normalised chain URL.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::chain::SigningChain;
+
+/// A bounded map from chain URL to parsed chain; when full, the least
+/// recently used entry goes. Entries are re-validated on every use, so a
+/// cached chain that has expired is still rejected.
+#[derive(Debug)]
+pub(crate) struct ChainCache {
+    capacity: usize,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    tick: u64,
+    entries: HashMap<String, (u64, Arc<SigningChain>)>,
+}
+
+impl ChainCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        ChainCache {
+            capacity,
+            inner: Mutex::new(CacheInner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        // The map stays consistent even if a holder panicked.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<SigningChain>> {
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        inner.entries.get_mut(key).map(|(used, chain)| {
+            *used = tick;
+            Arc::clone(chain)
+        })
+    }
+
+    pub(crate) fn insert(&self, key: String, chain: Arc<SigningChain>) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        if !inner.entries.contains_key(&key) && inner.entries.len() >= self.capacity {
+            let oldest = inner
+                .entries
+                .iter()
+                .min_by_key(|(_, (used, _))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                inner.entries.remove(&oldest);
+            }
+        }
+        inner.entries.insert(key, (tick, chain));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+}
