@@ -289,13 +289,7 @@ impl Driver {
 }
 
 fn intent(name: &str, slots: &[(&str, &str)]) -> Utterance {
-    Utterance::Intent {
-        name: name.into(),
-        slots: slots
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    }
+    Utterance::intent(name, slots)
 }
 
 /// Follows the outbox file from where it ended when the driver started,

@@ -135,6 +135,34 @@ pub(crate) struct LoginForm {
     login: String,
 }
 
+/// A passwordless form post, checked: what the handler works on, or the
+/// answer for someone already signed in.
+enum Posted<F> {
+    Ready(SessionId, Session, F),
+    SignedIn(Response),
+}
+
+/// What both passwordless form handlers check first: passwordless sign-in is
+/// on, the form parses, and its CSRF token is the session's.
+async fn passwordless_post<F>(
+    state: &AppState,
+    jar: &CookieJar,
+    form: Result<Form<F>, FormRejection>,
+    csrf: impl Fn(&F) -> Option<&str>,
+) -> Result<Posted<F>, AppError> {
+    if !matches!(state.web.method, SignInMethod::Passwordless) {
+        return Err(AppError::NotFound);
+    }
+    let Ok(Form(form)) = form else {
+        return Err(AppError::Forbidden);
+    };
+    let (id, session) = posted_session(state, jar, csrf(&form)).await?;
+    if session.customer.is_some() {
+        return Ok(Posted::SignedIn(state.redirect("")));
+    }
+    Ok(Posted::Ready(id, session, form))
+}
+
 /// `POST /app/sign-in`: send a code to the user with this name or email.
 pub(crate) async fn send_code(
     State(state): State<AppState>,
@@ -143,16 +171,11 @@ pub(crate) async fn send_code(
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        if !matches!(state.web.method, SignInMethod::Passwordless) {
-            return Err(AppError::NotFound);
-        }
-        let Ok(Form(form)) = form else {
-            return Err(AppError::Forbidden);
-        };
-        let (id, session) = posted_session(&state, &jar, form.csrf.as_deref()).await?;
-        if session.customer.is_some() {
-            return Ok(state.redirect(""));
-        }
+        let (id, _, form) =
+            match passwordless_post(&state, &jar, form, |f| f.csrf.as_deref()).await? {
+                Posted::Ready(id, session, form) => (id, session, form),
+                Posted::SignedIn(answer) => return Ok(answer),
+            };
         let client = client.map(|Extension(ConnectInfo(addr))| addr.ip());
         let customer = match state.web.sign_in.start(&form.login, client).await {
             Ok(StartOutcome::CodeSent { customer, .. })
@@ -193,16 +216,11 @@ pub(crate) async fn enter_code(
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        if !matches!(state.web.method, SignInMethod::Passwordless) {
-            return Err(AppError::NotFound);
-        }
-        let Ok(Form(form)) = form else {
-            return Err(AppError::Forbidden);
-        };
-        let (id, session) = posted_session(&state, &jar, form.csrf.as_deref()).await?;
-        if session.customer.is_some() {
-            return Ok(state.redirect(""));
-        }
+        let (id, session, form) =
+            match passwordless_post(&state, &jar, form, |f| f.csrf.as_deref()).await? {
+                Posted::Ready(id, session, form) => (id, session, form),
+                Posted::SignedIn(answer) => return Ok(answer),
+            };
         let Some(mut pending) = PendingCode::read(&session) else {
             return Ok(state.redirect("/sign-in"));
         };

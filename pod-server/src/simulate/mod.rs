@@ -30,9 +30,10 @@ pub use model::{
 };
 use print::{print_answer, successful};
 
-/// Flags of `pod simulate`.
+/// Who speaks to which endpoint: the flags `pod simulate` and `pod dialog`
+/// share.
 #[derive(Debug, Clone, clap::Args)]
-pub struct SimulateArgs {
+pub struct Speaker {
     /// The local user to speak as (their access token is attached).
     #[arg(long)]
     pub user: Option<String>,
@@ -43,15 +44,23 @@ pub struct SimulateArgs {
         default_value = "http://127.0.0.1:7100/alexa"
     )]
     pub url: String,
+    /// The skill id to send (default: the first of POD_SKILL_ID, or a development id).
+    #[arg(long, env = "POD_SKILL_ID")]
+    pub skill_id: Option<String>,
+}
+
+/// Flags of `pod simulate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulateArgs {
+    /// Who speaks, and to which endpoint.
+    #[command(flatten)]
+    pub speaker: Speaker,
     /// The intent to send, skipping the utterance matching.
     #[arg(long)]
     pub intent: Option<String>,
     /// A slot value for --intent, as Key=Value (repeatable).
     #[arg(long = "slot", value_parser = parse_slot)]
     pub slots: Vec<(String, String)>,
-    /// The skill id to send (default: the first of POD_SKILL_ID, or a development id).
-    #[arg(long, env = "POD_SKILL_ID")]
-    pub skill_id: Option<String>,
     /// Print the whole response envelope as JSON.
     #[arg(long)]
     pub json: bool,
@@ -62,19 +71,9 @@ pub struct SimulateArgs {
 /// Flags of `pod dialog`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DialogArgs {
-    /// The local user to speak as.
-    #[arg(long)]
-    pub user: Option<String>,
-    /// The skill endpoint.
-    #[arg(
-        long,
-        env = "POD_SIMULATE_URL",
-        default_value = "http://127.0.0.1:7100/alexa"
-    )]
-    pub url: String,
-    /// The skill id to send.
-    #[arg(long, env = "POD_SKILL_ID")]
-    pub skill_id: Option<String>,
+    /// Who speaks, and to which endpoint.
+    #[command(flatten)]
+    pub speaker: Speaker,
 }
 
 fn parse_slot(raw: &str) -> Result<(String, String), String> {
@@ -84,24 +83,18 @@ fn parse_slot(raw: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("\"{raw}\" is not Key=Value"))
 }
 
-async fn simulator_for(
-    data: &DataArgs,
-    url: &str,
-    user: Option<&str>,
-    skill_id: Option<String>,
-) -> anyhow::Result<Simulator> {
-    let token = match user {
+async fn simulator_for(data: &DataArgs, speaker: &Speaker) -> anyhow::Result<Simulator> {
+    let token = match speaker.user.as_deref() {
         Some(name) => Some(crate::cli::issue_token(data, name, Duration::from_secs(3600)).await?),
         None => None,
     };
     let keys = dev_signing_keys(&data.data_dir)?;
-    Simulator::new(url, keys, token, skill_id)
+    Simulator::new(&speaker.url, keys, token, speaker.skill_id.clone())
 }
 
 /// `pod simulate`.
 pub async fn simulate_command(args: SimulateArgs, data: &DataArgs) -> anyhow::Result<()> {
-    let mut simulator =
-        simulator_for(data, &args.url, args.user.as_deref(), args.skill_id.clone()).await?;
+    let mut simulator = simulator_for(data, &args.speaker).await?;
     let answer = match (&args.intent, &args.utterance) {
         (Some(intent), _) => simulator.intent(intent, &args.slots).await?,
         (None, Some(utterance)) => {
@@ -125,8 +118,7 @@ pub async fn simulate_command(args: SimulateArgs, data: &DataArgs) -> anyhow::Re
 
 /// `pod dialog`: one utterance per line until the session ends or input does.
 pub async fn dialog_command(args: DialogArgs, data: &DataArgs) -> anyhow::Result<()> {
-    let mut simulator =
-        simulator_for(data, &args.url, args.user.as_deref(), args.skill_id.clone()).await?;
+    let mut simulator = simulator_for(data, &args.speaker).await?;
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();
     writeln!(

@@ -26,6 +26,19 @@ pub enum Utterance {
     SessionEnded,
 }
 
+impl Utterance {
+    /// An intent with these slot values.
+    pub fn intent(name: impl Into<IntentName>, slots: &[(&str, &str)]) -> Utterance {
+        Utterance::Intent {
+            name: name.into(),
+            slots: slots
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct ModelFile {
     #[serde(rename = "interactionModel")]
@@ -274,13 +287,7 @@ mod tests {
     use pod_domain::{PizzaSize, Topping};
 
     fn intent(name: &str, slots: &[(&str, &str)]) -> Utterance {
-        Utterance::Intent {
-            name: name.into(),
-            slots: slots
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        }
+        Utterance::intent(name, slots)
     }
 
     #[test]
