@@ -639,6 +639,23 @@ impl Account {
         })
     }
 
+    /// Spends one sign-in start from the budget of a client address, kept
+    /// as the sign-in send log of a pseudo-account named for the address
+    /// (`client|<address>`), so the brake holds across servers too.
+    pub fn spend_client_start(&self, now: Timestamp, budget: u32) -> Result<Change, SendRefusal> {
+        if self.sign_in_sends.sent_in_window(now) >= budget {
+            return Err(SendRefusal::RateLimited);
+        }
+        Ok(Change {
+            account: Account {
+                sign_in_sends: self.sign_in_sends.after_send(now),
+                ..self.next()
+            },
+            orders: Vec::new(),
+            events: Vec::new(),
+        })
+    }
+
     /// The sign-in code issued at `issued_at` could not be delivered: it is
     /// forgotten. `None` when it was replaced meanwhile.
     pub fn sign_in_not_delivered(&self, issued_at: Timestamp) -> Option<Change> {

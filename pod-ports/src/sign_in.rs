@@ -2,15 +2,14 @@
 //! Connect provider behind [`WebLogin`]; either way a sign-in lifts the voice
 //! lock.
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use pod_domain::{
     Channel, CodeCheck, ConfirmationPolicy, CustomerId, Destination, SendRefusal, SignInResult,
-    SignInStep, Timestamp,
+    SignInStep,
 };
 use tracing::{info, instrument, warn};
 
@@ -155,7 +154,9 @@ pub enum CodeOutcome {
 /// ordering: sign-in codes have their own send budget (so nobody can spend
 /// a person's order codes from the sign-in page), every wrong sign-in code
 /// counts toward the account lock, and a locked account gets no code and no
-/// comparison. Sign-in starts are also limited per client address. A
+/// comparison. Sign-in starts are also limited per client address (a
+/// pseudo-account `client|<address>` in the same store, so the limit holds
+/// across servers). A
 /// sign-in through a [`WebLogin`] (another factor) lifts the lock.
 #[derive(Clone)]
 #[allow(missing_debug_implementations)]
@@ -164,7 +165,6 @@ pub struct SignInService {
     clock: Arc<dyn Clock>,
     policy: ConfirmationPolicy,
     passwordless: Option<Passwordless>,
-    clients: Arc<ClientBudget>,
 }
 
 impl SignInService {
@@ -180,7 +180,6 @@ impl SignInService {
             clock,
             policy,
             passwordless: None,
-            clients: Arc::new(ClientBudget::new(MAX_STARTS_PER_CLIENT_PER_HOUR)),
         }
     }
 
@@ -221,7 +220,7 @@ impl SignInService {
             return Ok(StartOutcome::UnknownLogin);
         }
         if let Some(client) = client
-            && !self.clients.try_spend(client, self.clock.now())
+            && !self.spend_client_start(client).await?
         {
             info!(%client, "sign-in code not sent: client address budget spent");
             return Ok(StartOutcome::ClientRateLimited);
@@ -290,6 +289,27 @@ impl SignInService {
                 }
             }
         }
+    }
+
+    /// Spends one start from `client`'s budget, in one version-checked
+    /// step on the store like every other budget; `false` when it is spent.
+    async fn spend_client_start(&self, client: IpAddr) -> Result<bool, ServiceError> {
+        let Ok(key) = CustomerId::parse(format!("client|{client}")) else {
+            return Ok(true);
+        };
+        let account = self.store.load_account(&key).await?;
+        let (spent, _, _) = commit_account(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &key,
+            account,
+            |account, now| match account.spend_client_start(now, MAX_STARTS_PER_CLIENT_PER_HOUR) {
+                Ok(change) => (Some(change), true),
+                Err(_) => (None, false),
+            },
+        )
+        .await?;
+        Ok(spent)
     }
 
     async fn destination(
@@ -422,49 +442,7 @@ impl SignInService {
 }
 
 /// Sign-in starts allowed per client address per rolling hour.
-const MAX_STARTS_PER_CLIENT_PER_HOUR: usize = 20;
-
-/// Client addresses remembered at most; the oldest are forgotten beyond it.
-const MAX_CLIENTS: usize = 10_000;
-
-/// Sign-in starts per client address over the last hour, in this process.
-/// It bounds how many sign-in codes one address can ask for; it is a brake
-/// on abuse, not a rule about accounts, so it is kept in memory (every
-/// server of a cluster brakes on its own).
-#[derive(Debug)]
-struct ClientBudget {
-    per_client: usize,
-    starts: Mutex<HashMap<IpAddr, VecDeque<Timestamp>>>,
-}
-
-impl ClientBudget {
-    fn new(per_client: usize) -> Self {
-        ClientBudget {
-            per_client,
-            starts: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn try_spend(&self, client: IpAddr, now: Timestamp) -> bool {
-        let since = now.minus(ConfirmationPolicy::SEND_WINDOW);
-        let mut starts = self.starts.lock().unwrap_or_else(|e| e.into_inner());
-        if starts.len() >= MAX_CLIENTS && !starts.contains_key(&client) {
-            starts.retain(|_, times| times.back().is_some_and(|t| *t > since));
-            if starts.len() >= MAX_CLIENTS {
-                return false;
-            }
-        }
-        let times = starts.entry(client).or_default();
-        while times.front().is_some_and(|t| *t <= since) {
-            times.pop_front();
-        }
-        if times.len() >= self.per_client {
-            return false;
-        }
-        times.push_back(now);
-        true
-    }
-}
+const MAX_STARTS_PER_CLIENT_PER_HOUR: u32 = 20;
 
 #[cfg(test)]
 mod tests;
