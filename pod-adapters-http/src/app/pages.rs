@@ -30,6 +30,15 @@ impl Notice {
             }
             "cleared" => "Your confirmed orders are cleared.",
             "signed-out" => "You are signed out.",
+            "not-sent-limit" => {
+                "No new code was sent: this account asked for too many sign-in codes in the last hour. A code sent earlier still works until it expires."
+            }
+            "not-sent-locked" => {
+                "No code was sent: there were too many wrong codes for this account, so codes are paused for a while."
+            }
+            "not-sent-address" => {
+                "No code was sent: too many codes were asked for from your network in the last hour. Try again later."
+            }
             _ => return None,
         };
         Some(text.to_owned())

@@ -177,16 +177,21 @@ pub(crate) async fn send_code(
                 Posted::SignedIn(answer) => return Ok(answer),
             };
         let client = client.map(|Extension(ConnectInfo(addr))| addr.ip());
-        let customer = match state.web.sign_in.start(&form.login, client).await {
-            Ok(StartOutcome::CodeSent { customer, .. })
-            | Ok(StartOutcome::RateLimited { customer })
-            | Ok(StartOutcome::Locked { customer }) => Some(customer),
-            Ok(_) => None,
+        // A code was sent, or the page says why not. Saying so for a known
+        // login that is rate limited or locked tells whoever asked that the
+        // login exists; only someone who already made the owner receive
+        // codes gets that far, and the owner needs to know.
+        let (customer, not_sent) = match state.web.sign_in.start(&form.login, client).await {
+            Ok(StartOutcome::CodeSent { customer, .. }) => (Some(customer), None),
+            Ok(StartOutcome::RateLimited { customer }) => (Some(customer), Some("not-sent-limit")),
+            Ok(StartOutcome::Locked { customer }) => (Some(customer), Some("not-sent-locked")),
+            Ok(StartOutcome::ClientRateLimited) => (None, Some("not-sent-address")),
+            Ok(StartOutcome::UnknownLogin | StartOutcome::NoContactPoint) => (None, None),
             // Only a known login gets as far as delivering a code: answer
             // as if it had worked, so the page does not tell.
             Err(ServiceError::CodeDelivery(reason)) => {
                 warn!(%reason, "sign-in code not delivered");
-                None
+                (None, None)
             }
             Err(other) => return Err(other.into()),
         };
@@ -195,7 +200,10 @@ pub(crate) async fn send_code(
             failures: 0,
         };
         state.web.sessions.set_pending(&id, pending.write()).await?;
-        Ok(state.redirect("/sign-in"))
+        Ok(match not_sent {
+            Some(notice) => state.redirect(&format!("/sign-in?notice={notice}")),
+            None => state.redirect("/sign-in"),
+        })
     }
     .await;
     result.unwrap_or_else(|error| state.error_page(error))

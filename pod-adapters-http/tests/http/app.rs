@@ -558,7 +558,7 @@ async fn wrong_sign_in_codes_lock_the_account_and_a_locked_account_gets_no_code(
     let account = env.store.load_account(&env.demo).await.unwrap();
     assert_eq!(account.lockout().consecutive_failures, lockout_after);
     let sends = account.sign_in_sends().times().len();
-    // Locked: asking again sends nothing (the page answers as ever).
+    // Locked: asking again sends nothing, and the page says why.
     let (cookie, csrf) = env.start().await;
     let page = env
         .post(
@@ -568,8 +568,13 @@ async fn wrong_sign_in_codes_lock_the_account_and_a_locked_account_gets_no_code(
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), "/app/sign-in?notice=not-sent-locked");
     let account = env.store.load_account(&env.demo).await.unwrap();
     assert_eq!(account.sign_in_sends().times().len(), sends);
+    let shown = env
+        .get("/app/sign-in?notice=not-sent-locked", Some(&cookie))
+        .await;
+    assert!(shown.body.contains("No code was sent"), "{}", shown.body);
 }
 
 #[tokio::test]
