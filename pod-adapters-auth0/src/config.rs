@@ -2,10 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use pod_domain::Timestamp;
-use pod_ports::Clock;
+use pod_ports::{Clock, SystemClock};
 use secrecy::SecretString;
 use url::Url;
 
@@ -325,19 +325,5 @@ impl Auth0Config {
             .user_agent(concat!("pod/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConfigError::HttpClient(e.to_string()))
-    }
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        Timestamp::from_unix_millis(millis)
     }
 }

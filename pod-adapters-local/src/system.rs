@@ -1,28 +1,11 @@
 //! The real clock, order ids and the code generator of the embedded mode.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use pod_domain::{OrderId, Timestamp};
-use pod_ports::{Clock, CodeGenerator, OneTimeCode, OrderIds};
+use pod_domain::OrderId;
+use pod_ports::{CodeGenerator, OneTimeCode, OrderIds};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 
-/// [`Clock`] reading the system's wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let millis = match SystemTime::now().duration_since(UNIX_EPOCH) {
-            Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
-            // A clock set before 1970: count backwards.
-            Err(before) => i64::try_from(before.duration().as_millis())
-                .map(|m| -m)
-                .unwrap_or(i64::MIN),
-        };
-        Timestamp::from_unix_millis(millis)
-    }
-}
+pub use pod_ports::SystemClock;
 
 /// [`OrderIds`] handing out random (version 4) UUIDs, hyphenated.
 #[derive(Debug, Clone, Copy, Default)]

@@ -39,7 +39,7 @@ pub use sign_in::{
     CodeOutcome, LoginError, LoginRedirect, Passwordless, SignInService, StartOutcome, WebLogin,
 };
 pub use store::{AccountStore, LocalUser, StoreError, UserStore};
-pub use system::{Clock, OrderEvents, OrderIds, StoreTelemetry};
+pub use system::{Clock, OrderEvents, OrderIds, StoreTelemetry, SystemClock};
 
 #[cfg(any(test, feature = "mock"))]
 pub use codes::{MockCodeGenerator, MockOneTimeCodes};
