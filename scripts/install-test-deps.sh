@@ -12,11 +12,26 @@ command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # The PostgreSQL backend's tests run a throwaway cluster (scripts/pg-cluster.sh).
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
   need_apt+=(postgresql)
+# The cluster tests put nginx (deploy/nginx/pod.conf) in front of several pod
+# servers; they run /usr/sbin/nginx with a prefix folder of their own.
+[[ -x /usr/sbin/nginx ]] || need_apt+=(nginx)
 if ((${#need_apt[@]})); then
   echo "installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # Debian starts the services it installs (nginx on port 80 of every
+  # interface) unless policy-rc.d says no; where there is none, say no for
+  # this install only.
+  made_policy=
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  installed=0
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null || installed=$?
+  [[ -z "$made_policy" ]] || rm -f /usr/sbin/policy-rc.d
+  ((installed == 0)) || exit "$installed"
 fi
 
 # playwright-core, exactly as package-lock.json pins it.

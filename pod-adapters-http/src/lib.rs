@@ -35,7 +35,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use app::{PrivacyPolicy, SignInMethod, WebApp, WebAppConfig};
-pub use events::LiveEvents;
+pub use events::{Live, LiveEvents};
 pub use metrics::Metrics;
 use pod_alexa::verify::RequestVerifier;
 

@@ -79,6 +79,22 @@
 //!   empty database at once take turns and all come up. The applied
 //!   versions are rows of `pod_schema_migrations`.
 //!
+//! # Order events across servers
+//!
+//! [`SqlStore::order_events`] gives the services their [`OrderEvents`]
+//! port. On SQLite (one process) that is the local sink itself. On
+//! PostgreSQL each event is sent with `pg_notify` on the channel
+//! [`ORDER_EVENTS_CHANNEL`] (payload: `{"event":…,"order":…,"customer":…}`,
+//! ids only, never a code, token or destination), and every server keeps
+//! one connection listening there: for each notification, its own
+//! included, it loads the order and hands the event to its local sink, so
+//! an order placed through one server reaches the live pages held by every
+//! other. When that connection is lost the listener listens again (backoff
+//! from 100 ms doubling to 5 s, each failure logged at warn) and then calls
+//! `resync`, since notifications sent meanwhile are gone: whoever shows
+//! orders reloads them from the store. A quiet connection is checked every
+//! 30 s, so one lost without a word is noticed too.
+//!
 //! # Errors
 //!
 //! Errors follow the ports' contract: a unique-index violation or a lost
@@ -101,11 +117,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use pod_domain::{Account, Change, CustomerId, Order, OrderId, Timestamp};
 use pod_ports::{
-    AccountStore, LocalUser, Session, SessionId, SessionStore, StoreError, StoreTelemetry,
-    UserStore,
+    AccountStore, LocalUser, OrderEvents, Session, SessionId, SessionStore, StoreError,
+    StoreTelemetry, UserStore,
 };
 
 use crate::postgres::Postgres;
+pub use crate::postgres::events::CHANNEL as ORDER_EVENTS_CHANNEL;
+use crate::postgres::events::ListenerHandle;
 use crate::sqlite::{Engine, Target};
 
 /// pod's SQL store: accounts, orders, users and sessions, on SQLite or
@@ -242,6 +260,57 @@ impl SqlStore {
         }
     }
 
+    /// The [`OrderEvents`] port for the services of a server on this store,
+    /// with `local` (the server's in-process fan-out to its live pages) as
+    /// where events arrive, and `resync` as what to do when events may have
+    /// been missed.
+    ///
+    /// - **SQLite** (one process): events go straight to `local`; `resync`
+    ///   is never called and there is nothing to stop.
+    /// - **PostgreSQL** (several servers): the publisher sends each event
+    ///   with `pg_notify` on [`ORDER_EVENTS_CHANNEL`] (ids only), and a
+    ///   listener on a connection of its own (application name
+    ///   `<the URL's application_name, or pod>-listener`) receives every
+    ///   server's events, this one's included: it loads each event's order
+    ///   ([`AccountStore::order`], as stored when the notification arrives)
+    ///   and publishes the event to `local`, so each event reaches each
+    ///   server's `local` once. When the listener's connection is lost it
+    ///   listens again, with a bounded backoff, and then calls `resync`:
+    ///   every page that follows events should reload from the store. An
+    ///   event that cannot be delivered (its order is gone, or cannot be
+    ///   loaded) also calls `resync`; one that cannot be sent goes to
+    ///   `local` alone, logged at warn. This returns once the listener's
+    ///   `LISTEN` is in effect, so nothing published afterwards is missed.
+    ///
+    /// `resync` runs on the listener's task: keep it quick (a broadcast,
+    /// not a reload). Must be called inside a tokio runtime (the listener
+    /// is a task).
+    /// Stop the listener with [`StoreEvents::stop`] before closing the
+    /// store; dropping the [`StoreEvents`] stops it too.
+    ///
+    /// Errors: [`StoreError::Unavailable`] when the listener's first
+    /// connection or `LISTEN` fails (PostgreSQL only).
+    pub async fn order_events(
+        &self,
+        local: Arc<dyn OrderEvents>,
+        resync: impl Fn() + Send + Sync + 'static,
+    ) -> Result<StoreEvents, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(StoreEvents {
+                publisher: local,
+                listener: None,
+            }),
+            Backend::Postgres(db) => {
+                let (publisher, listener) =
+                    postgres::events::start(db.clone(), local, Arc::new(resync)).await?;
+                Ok(StoreEvents {
+                    publisher,
+                    listener: Some(listener),
+                })
+            }
+        }
+    }
+
     /// Lets the writes under way finish, then closes every connection.
     /// Every clone of the store fails with [`StoreError::Unavailable`]
     /// afterwards. Not needed for durability (every write is committed when
@@ -252,6 +321,38 @@ impl SqlStore {
             Backend::Sqlite(engine) => engine.close().await,
             Backend::Postgres(db) => db.close().await,
         }
+    }
+}
+
+/// Order events for the servers on one store, from
+/// [`SqlStore::order_events`]: the port the services publish to, and (on
+/// PostgreSQL) the listener that feeds this server's local sink.
+pub struct StoreEvents {
+    publisher: Arc<dyn OrderEvents>,
+    listener: Option<ListenerHandle>,
+}
+
+impl StoreEvents {
+    /// The [`OrderEvents`] port to give the services.
+    pub fn publisher(&self) -> Arc<dyn OrderEvents> {
+        self.publisher.clone()
+    }
+
+    /// Stops the listener and waits until its connection is closed
+    /// (nothing to do on SQLite). The publisher keeps working, but events
+    /// no longer reach this server's local sink through the database.
+    pub async fn stop(self) {
+        if let Some(listener) = self.listener {
+            listener.stop().await;
+        }
+    }
+}
+
+impl fmt::Debug for StoreEvents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreEvents")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
     }
 }
 

@@ -8,9 +8,10 @@
 //!
 //! PostgreSQL (`postgres/`), against a real server on loopback named by
 //! `POD_TEST_POSTGRES_URL`, each test in a database of its own: the same
-//! contract, users, sessions, concurrent first connects, limits, and
-//! refused URLs. Without that variable those tests fail and say how to run
-//! them (`bash scripts/test.sh` starts a throwaway cluster); building with
+//! contract, users, sessions, concurrent first connects, limits, refused
+//! URLs, and order events between servers through LISTEN/NOTIFY. Without
+//! that variable those tests fail and say how to run them (`bash
+//! scripts/test.sh` starts a throwaway cluster); building with
 //! `POD_SKIP_POSTGRES=1` leaves them out.
 
 #[path = "sqlite/crash.rs"]
@@ -654,6 +655,35 @@ async fn taken_logins_conflict(store: &SqlStore) {
         assert!(is_conflict(store.add_user(&taken).await), "{taken:?}");
     }
     assert_eq!(store.users().await.unwrap(), [demo]);
+}
+
+// ---------------------------------------------------------------- events
+
+/// Records what reaches it.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<pod_ports::domain::OrderEvent>>);
+
+#[async_trait::async_trait]
+impl pod_ports::OrderEvents for Recorder {
+    async fn publish(&self, event: pod_ports::domain::OrderEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+#[tokio::test]
+async fn on_sqlite_order_events_go_straight_to_the_local_sink() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let local = Arc::new(Recorder::default());
+    let events = store
+        .order_events(local.clone(), || panic!("one process never resyncs"))
+        .await
+        .unwrap();
+    let change = place(&Account::new(customer("local|a")), "o1", at(0));
+    let event = change.events()[0].clone();
+    events.publisher().publish(event.clone()).await;
+    assert_eq!(*local.0.lock().unwrap(), [event]);
+    events.stop().await;
 }
 
 // ---------------------------------------------------------------- reopening

@@ -15,7 +15,7 @@ use pod_adapters_local::{
     LocalTokenConfig, LocalTokenKey, LocalUsers, OsCodeGenerator, Outbox, SmtpConfig, SmtpDelivery,
     SystemClock, UuidOrderIds,
 };
-use pod_adapters_sql::SqlStore;
+use pod_adapters_sql::{SqlStore, StoreEvents};
 use pod_alexa::verify::{DevSigningKeys, RequestVerifier, VerifierConfig, VerifyMode};
 use pod_ports::{Clock, OrderingService, Passwordless, Ports, SignInService, WebLogin};
 use secrecy::ExposeSecret;
@@ -40,6 +40,11 @@ pub struct Application {
     tls: Option<(PathBuf, PathBuf)>,
     metrics: Option<(TcpListener, Router)>,
     store: SqlStore,
+    /// Order events between the servers on the database (stopped before
+    /// the store is closed).
+    events: StoreEvents,
+    /// This server's live pages, ended at shutdown.
+    live: LiveEvents,
 }
 
 /// Opens the data folder and the database, creating both when missing
@@ -130,10 +135,21 @@ impl Application {
     pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
         let store = open_store(&settings.data_dir, settings.database_url.as_deref()).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let events = LiveEvents::default();
         let metrics = Metrics::new();
         store.set_telemetry(Arc::new(metrics.clone()));
         let shared_store = Arc::new(store.clone());
+        // This server's live pages follow `events`. On PostgreSQL the
+        // services publish through the database to every server's
+        // listener, which feeds `events` (and asks the pages to reload
+        // after it reconnected); on SQLite they publish to `events` itself.
+        let events = LiveEvents::default();
+        let store_events = {
+            let live = events.clone();
+            store
+                .order_events(Arc::new(events.clone()), move || live.resync())
+                .await
+                .context("POD_DATABASE_URL: cannot listen for order events")?
+        };
 
         let (ports, oidc): (Ports, Option<Arc<dyn WebLogin>>) = match &settings.identity {
             IdentitySettings::Embedded => {
@@ -168,7 +184,7 @@ impl Application {
                     directory: Arc::new(LocalDirectory::new(shared_store.clone())),
                     codes: Arc::new(codes),
                     store: shared_store.clone(),
-                    events: Arc::new(events.clone()),
+                    events: store_events.publisher(),
                     clock: clock.clone(),
                     ids: Arc::new(UuidOrderIds),
                 };
@@ -181,7 +197,7 @@ impl Application {
                     directory: identity.directory,
                     codes: identity.codes,
                     store: shared_store.clone(),
-                    events: Arc::new(events.clone()),
+                    events: store_events.publisher(),
                     clock: clock.clone(),
                     ids: Arc::new(UuidOrderIds),
                 };
@@ -243,6 +259,8 @@ impl Application {
             tls: settings.tls.clone(),
             metrics,
             store,
+            events: store_events,
+            live: events,
         })
     }
 
@@ -262,9 +280,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let live = self.live.clone();
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
+            // Live pages never end by themselves: end them, so the graceful
+            // shutdown drains only real requests (the pages reconnect).
+            live.shutdown();
         });
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
@@ -317,6 +339,7 @@ impl Application {
                     .await?;
             }
         }
+        self.events.stop().await;
         self.store.close().await;
         info!("pod stopped");
         Ok(())
@@ -369,6 +392,7 @@ fn web_app(
     let config = WebAppConfig {
         base_path: settings.base_path.clone(),
         secure_cookie: settings.secure_cookies,
+        trust_forwarded_for: settings.trust_forwarded_for,
         privacy_policy,
         ..WebAppConfig::default()
     };
@@ -390,11 +414,13 @@ async fn add_demo_user_on_first_start(
 ) -> anyhow::Result<()> {
     let users = LocalUsers::new(Arc::new(store.clone()), clock);
     if users.list().await.context("cannot read users")?.is_empty() {
-        users
-            .add("demo", "demo@example.com", None)
-            .await
-            .context("cannot add the demo user")?;
-        info!("first start: added the user demo (demo@example.com)");
+        match users.add("demo", "demo@example.com", None).await {
+            Ok(_) => info!("first start: added the user demo (demo@example.com)"),
+            // Another server starting on the same new database added it
+            // between our look and our insert.
+            Err(pod_adapters_local::UserError::Taken) => {}
+            Err(error) => return Err(error).context("cannot add the demo user"),
+        }
     }
     Ok(())
 }

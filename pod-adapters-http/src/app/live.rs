@@ -1,12 +1,14 @@
 //! `GET /app/events`: the signed-in customer's orders as Server-Sent Events.
 //!
 //! The stream opens with the current orders, then sends them again each
-//! time one of the customer's orders is placed, confirmed or cancelled in
-//! this process (or when it fell behind and may have missed one). Each
-//! `orders` event carries the orders part of the page as HTML, rendered by
-//! the same template as the page. The stream ends with a `signed-out` event
-//! when the session ends; `EventSource` reconnects by itself after network
-//! trouble and gets a fresh snapshot.
+//! time one of the customer's orders is placed, confirmed or cancelled (as
+//! [`LiveEvents`](crate::LiveEvents) hears it: in this process, or from
+//! other servers through the database), when it fell behind and may have
+//! missed one, or when the hub asks for a resync because events may have
+//! been lost. Each `orders` event carries the orders part of the page as
+//! HTML, rendered by the same template as the page. The stream ends with a
+//! `signed-out` event when the session ends; `EventSource` reconnects by
+//! itself after network trouble and gets a fresh snapshot.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -18,7 +20,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use futures::stream::{self, Stream};
-use pod_domain::{CustomerId, OrderEvent};
+use pod_domain::CustomerId;
 use pod_ports::SessionId;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
@@ -27,6 +29,7 @@ use tracing::debug;
 use super::pages::orders_view;
 use super::views::{Layout, OrdersFragment};
 use super::{AppError, AppState};
+use crate::events::Live;
 
 /// How long the browser waits before reconnecting.
 const RETRY: Duration = Duration::from_secs(2);
@@ -35,7 +38,7 @@ struct Watch {
     state: AppState,
     id: SessionId,
     customer: CustomerId,
-    events: Receiver<OrderEvent>,
+    events: Receiver<Live>,
     first: bool,
     done: bool,
 }
@@ -76,6 +79,9 @@ fn stream_of(watch: Watch) -> impl Stream<Item = Result<Event, Infallible>> {
         }
         if !watch.first {
             wait_for_change(&mut watch).await;
+            if watch.done {
+                return None;
+            }
         }
         watch.first = false;
         let event = match snapshot(&watch).await {
@@ -89,29 +95,35 @@ fn stream_of(watch: Watch) -> impl Stream<Item = Result<Event, Infallible>> {
     })
 }
 
-/// Waits until one of the customer's orders changed, the hub dropped events,
-/// or the session ran out.
+/// Waits until one of the customer's orders changed, the hub dropped events
+/// or asked for a resync, or the session ran out.
 async fn wait_for_change(watch: &mut Watch) {
+    let now = watch.state.now();
+    let left = match watch.state.web.sessions.session(&watch.id, now).await {
+        Ok(Some(session)) => session.expires_at.since(now),
+        _ => return,
+    };
+    let session_ends = tokio::time::sleep(left.max(Duration::from_millis(10)));
+    tokio::pin!(session_ends);
     loop {
-        let now = watch.state.now();
-        let left = match watch.state.web.sessions.session(&watch.id, now).await {
-            Ok(Some(session)) => session.expires_at.since(now),
-            _ => return,
-        };
         tokio::select! {
             received = watch.events.recv() => match received {
-                Ok(event) if *event.order().customer() == watch.customer => return,
-                Ok(_) => continue,
+                Ok(Live::Event(event)) if *event.order().customer() == watch.customer => return,
+                Ok(Live::Event(_)) => continue,
+                Ok(Live::Resync) => {
+                    debug!("events may have been lost; sending a fresh snapshot");
+                    return;
+                }
                 Err(RecvError::Lagged(missed)) => {
                     debug!(missed, "event stream fell behind; sending a fresh snapshot");
                     return;
                 }
-                Err(RecvError::Closed) => {
+                Ok(Live::Shutdown) | Err(RecvError::Closed) => {
                     watch.done = true;
                     return;
                 }
             },
-            () = tokio::time::sleep(left.max(Duration::from_millis(10))) => return,
+            () = &mut session_ends => return,
         }
     }
 }

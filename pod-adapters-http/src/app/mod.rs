@@ -112,6 +112,11 @@ pub struct WebAppConfig {
     pub keep_alive: Duration,
     /// The privacy policy text.
     pub privacy_policy: PrivacyPolicy,
+    /// Take the client address (which the sign-in brake counts by) from the
+    /// last entry of `X-Forwarded-For`, as a proxy in front of pod appends
+    /// it; only when such a proxy is the one way in (default off: the
+    /// connection's address).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for WebAppConfig {
@@ -123,6 +128,7 @@ impl Default for WebAppConfig {
             sign_in_lifetime: Duration::from_secs(15 * 60),
             keep_alive: Duration::from_secs(15),
             privacy_policy: PrivacyPolicy::Default,
+            trust_forwarded_for: false,
         }
     }
 }

@@ -6,11 +6,11 @@
 
 use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use pod_domain::CustomerId;
@@ -135,6 +135,13 @@ pub(crate) struct LoginForm {
     login: String,
 }
 
+/// The address the proxy in front of pod saw: the last entry of
+/// `X-Forwarded-For` (earlier entries are whatever the client claimed).
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let last = headers.get_all("x-forwarded-for").iter().next_back()?;
+    last.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
+}
+
 /// A passwordless form post, checked: what the handler works on, or the
 /// answer for someone already signed in.
 enum Posted<F> {
@@ -167,6 +174,7 @@ async fn passwordless_post<F>(
 pub(crate) async fn send_code(
     State(state): State<AppState>,
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     jar: CookieJar,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
@@ -176,7 +184,13 @@ pub(crate) async fn send_code(
                 Posted::Ready(id, session, form) => (id, session, form),
                 Posted::SignedIn(answer) => return Ok(answer),
             };
-        let client = client.map(|Extension(ConnectInfo(addr))| addr.ip());
+        let forwarded = state
+            .web
+            .config
+            .trust_forwarded_for
+            .then(|| forwarded_for(&headers))
+            .flatten();
+        let client = forwarded.or(client.map(|Extension(ConnectInfo(addr))| addr.ip()));
         // A code was sent, or the page says why not. Saying so for a known
         // login that is rate limited or locked tells whoever asked that the
         // login exists; only someone who already made the owner receive

@@ -24,7 +24,8 @@ use pod_adapters_sql::SqlStore;
 use pod_alexa::verify::{RequestVerifier, VerifierConfig, VerifyMode};
 use pod_domain::{ConfirmationPolicy, CustomerId, Pizza, PizzaSize, Topping};
 use pod_ports::{
-    AccountStore, OneTimeCode, OrderingService, Passwordless, Ports, SignInService, WebLogin,
+    AccountStore, MockOrderEvents, OneTimeCode, OrderingService, Passwordless, Ports,
+    SignInService, WebLogin,
 };
 use serde_json::json;
 use tower::ServiceExt;
@@ -39,6 +40,11 @@ struct Env {
     clock: Arc<ManualClock>,
     store: Arc<SqlStore>,
     service: OrderingService,
+    /// The same service, publishing nowhere: its changes reach the pages
+    /// only through a snapshot (as when a notification from another server
+    /// was lost).
+    unheard: OrderingService,
+    events: LiveEvents,
     demo: CustomerId,
     _dir: tempfile::TempDir,
 }
@@ -129,6 +135,15 @@ async fn env_with(method: Option<SignInMethod>, config: WebAppConfig) -> Env {
         clock: clock.clone(),
         ids: Arc::new(UuidOrderIds),
     };
+    let mut nowhere = MockOrderEvents::new();
+    nowhere.expect_publish().returning(|_| ());
+    let unheard = OrderingService::new(
+        Ports {
+            events: Arc::new(nowhere),
+            ..ports.clone()
+        },
+        policy,
+    );
     let service = OrderingService::new(ports, policy);
     let sign_in =
         SignInService::new(store.clone(), clock.clone(), policy).with_passwordless(Passwordless {
@@ -141,7 +156,7 @@ async fn env_with(method: Option<SignInMethod>, config: WebAppConfig) -> Env {
         sign_in,
         method.unwrap_or(SignInMethod::Passwordless),
         directory,
-        events,
+        events.clone(),
         config,
     );
     let state = HttpState::new(
@@ -158,6 +173,8 @@ async fn env_with(method: Option<SignInMethod>, config: WebAppConfig) -> Env {
         clock,
         store,
         service,
+        unheard,
+        events,
         demo,
         _dir: dir,
     }
@@ -799,6 +816,132 @@ async fn the_event_stream_opens_with_the_orders_and_follows_changes() {
     env.place_order().await;
     let second = next().await;
     assert!(second.contains("Large pizza"), "{second}");
+}
+
+#[tokio::test]
+async fn the_event_stream_sends_a_fresh_snapshot_on_resync() {
+    let env = env().await;
+    let (cookie, _) = env.sign_in().await;
+    let response = env
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/app/events")
+                .header(header::COOKIE, format!("pod_session={cookie}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let mut next = async || {
+        let mut text = String::new();
+        while !text.contains("\n\n") {
+            let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+                .await
+                .expect("an event in time")
+                .unwrap()
+                .unwrap();
+            if let Ok(data) = frame.into_data() {
+                text.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+        text
+    };
+    let first = next().await;
+    assert!(first.contains("No order is waiting"), "{first}");
+    // An order whose event never reaches this hub (lost on the way from
+    // another server), then the hub's resync: the stream reloads and shows
+    // it.
+    let pizza = Pizza::new(PizzaSize::Large, [Topping::Pepperoni]).unwrap();
+    env.unheard.place_order_for(&env.demo, pizza).await.unwrap();
+    env.events.resync();
+    let second = next().await;
+    assert!(second.contains("event: orders"), "{second}");
+    assert!(second.contains("Large pizza"), "{second}");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_sign_in_brake_counts_the_forwarded_address() {
+    let env = env_with(
+        None,
+        WebAppConfig {
+            trust_forwarded_for: true,
+            ..WebAppConfig::default()
+        },
+    )
+    .await;
+    let start_from = async |address: &str| {
+        let (cookie, csrf) = env.start().await;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("csrf", csrf.as_str()), ("login", "nobody")])
+            .finish();
+        let request = Request::post("/app/sign-in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("pod_session={cookie}"))
+            // The first entry is the client's own claim; the proxy appended the last.
+            .header("x-forwarded-for", format!("198.51.100.1, {address}"))
+            .body(Body::from(body))
+            .unwrap();
+        env.send(request).await.location().to_owned()
+    };
+    for _ in 0..20 {
+        assert_eq!(start_from("203.0.113.5").await, "/app/sign-in");
+    }
+    assert_eq!(
+        start_from("203.0.113.5").await,
+        "/app/sign-in?notice=not-sent-address"
+    );
+    assert_eq!(start_from("203.0.113.6").await, "/app/sign-in");
+}
+
+#[tokio::test]
+async fn the_event_stream_ends_at_shutdown() {
+    let env = env().await;
+    let (cookie, _) = env.sign_in().await;
+    let response = env
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/app/events")
+                .header(header::COOKIE, format!("pod_session={cookie}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    // The first snapshot, then the shutdown: the body ends (no frame left),
+    // so a graceful shutdown does not wait on it.
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("an event in time")
+            .unwrap()
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    env.events.shutdown();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("the stream ends in time");
+        match frame {
+            None => break,
+            Some(frame) => {
+                let data = frame.unwrap().into_data().unwrap_or_default();
+                let text = String::from_utf8_lossy(&data);
+                assert!(
+                    !text.contains("event: orders"),
+                    "no snapshot after shutdown: {text}"
+                );
+            }
+        }
+    }
 }
 
 // ------------------------------------------------------------ OIDC

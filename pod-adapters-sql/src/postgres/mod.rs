@@ -10,6 +10,7 @@
 
 mod accounts;
 mod error;
+pub(crate) mod events;
 pub(crate) mod migrate;
 mod sessions;
 mod users;
@@ -142,6 +143,9 @@ type Telemetry = RwLock<Option<Arc<dyn StoreTelemetry>>>;
 /// The open database: the pool and where commits are reported.
 pub(crate) struct Postgres {
     pool: PgPool,
+    /// What the pool connects with; the events listener connects with the
+    /// same, under an application name of its own.
+    options: PgConnectOptions,
     limits: Limits,
     telemetry: Telemetry,
 }
@@ -173,9 +177,10 @@ impl Postgres {
             // found out by a ping when it leaves the pool, not by a failed
             // request.
             .test_before_acquire(true)
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.clone());
         Ok(Postgres {
             pool,
+            options,
             limits,
             telemetry: RwLock::new(None),
         })

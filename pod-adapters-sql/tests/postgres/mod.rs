@@ -1,6 +1,7 @@
 //! `SqlStore` on a real PostgreSQL server on loopback: the store contract,
 //! users, sessions, orders in every state, corrupt rows, concurrent first
-//! connects, the pool's limits, and URLs that cannot work.
+//! connects, the pool's limits, URLs that cannot work, and order events
+//! between servers (`events.rs`).
 //!
 //! The server is the one `POD_TEST_POSTGRES_URL` names, an admin URL such
 //! as `postgres://postgres@127.0.0.1:PORT/postgres`; every test makes a
@@ -8,6 +9,7 @@
 //! it when done. Without the variable every test here fails, saying how to
 //! run them.
 
+mod events;
 mod sessions;
 
 use std::collections::HashSet;

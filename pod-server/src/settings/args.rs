@@ -131,6 +131,11 @@ pub struct ServeArgs {
     /// Mark the session cookie `Secure` (pod sits behind an HTTPS proxy).
     #[arg(long, env = "POD_SECURE_COOKIES", help_heading = "Web app")]
     pub secure_cookies: bool,
+    /// Take the client address from the last entry of `X-Forwarded-For`
+    /// (pod sits behind a proxy that sets it, such as deploy/nginx/pod.conf);
+    /// otherwise the connection's address is used.
+    #[arg(long, env = "POD_TRUST_FORWARDED_FOR", help_heading = "Web app")]
+    pub trust_forwarded_for: bool,
     /// The privacy policy page's text: an `.html` file, or plain text or
     /// simple Markdown [default: a built-in text].
     #[arg(long, env = "POD_PRIVACY_POLICY_FILE", help_heading = "Web app")]

@@ -100,6 +100,8 @@ pub struct Settings {
     pub public_url: String,
     /// Whether the session cookie is `Secure`.
     pub secure_cookies: bool,
+    /// Whether the client address comes from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
     /// The operator's privacy policy file.
     pub privacy_policy_file: Option<PathBuf>,
 }
@@ -238,6 +240,7 @@ impl Settings {
             identity,
             public_url,
             secure_cookies,
+            trust_forwarded_for: serve.trust_forwarded_for,
             privacy_policy_file: serve.privacy_policy_file.clone(),
         })
     }

@@ -4,6 +4,11 @@
 //!
 //! Logs are quiet (`RUST_LOG=warn`) unless `POD_TEST_LOG` is set, in which
 //! case its value is the child's `RUST_LOG` and its stderr is echoed.
+//!
+//! `cluster` starts several servers on one PostgreSQL database behind nginx.
+
+#[cfg(not(pod_skip_postgres))]
+pub(crate) mod cluster;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -36,6 +41,8 @@ pub(crate) struct Spawn {
     args: Vec<String>,
     env: BTreeMap<String, String>,
     log: Option<String>,
+    /// A data folder shared with other servers, instead of a fresh one.
+    data_dir: Option<PathBuf>,
 }
 
 /// A running `pod serve`, killed (and its data folder deleted) on drop.
@@ -98,6 +105,14 @@ impl Spawn {
         self
     }
 
+    /// Uses `dir` as the data folder (several servers may share one) instead
+    /// of a fresh one in the server's temporary folder.
+    #[cfg_attr(pod_skip_postgres, allow(dead_code))]
+    pub(crate) fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_owned());
+        self
+    }
+
     /// Starts the server in a fresh temporary folder and waits (bounded) for
     /// its `pod listening on ...` line.
     pub(crate) async fn start(self) -> TestApp {
@@ -108,7 +123,10 @@ impl Spawn {
     /// Like [`Spawn::start`], in a prepared folder (for files such as a
     /// `secrets.ini` or a TLS key that must exist before the start).
     pub(crate) async fn start_in(self, dir: tempfile::TempDir) -> TestApp {
-        let data_dir = dir.path().join("data");
+        let data_dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("data"));
         let mut env = self.env.clone();
         env.insert("POD_DATA_DIR".into(), data_dir.display().to_string());
         let echo = std::env::var("POD_TEST_LOG").ok();
@@ -331,6 +349,14 @@ impl TestApp {
         let text = response.text().await.unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, json)
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and reaps it.
+    #[cfg_attr(pod_skip_postgres, allow(dead_code))]
+    pub(crate) fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap the killed server");
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
