@@ -41,6 +41,10 @@ struct Args {
     /// measure latency against a large database.
     #[arg(long, default_value_t = 0)]
     history_orders: usize,
+    /// The server's database, when not the data folder's SQLite file
+    /// (the server's POD_DATABASE_URL).
+    #[arg(long)]
+    database_url: Option<String>,
     /// The access tokens' audience (the server's POD_API_AUDIENCE).
     #[arg(long, default_value = pod_adapters_local::DEFAULT_AUDIENCE)]
     audience: String,
@@ -49,7 +53,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let store = Arc::new(open_store(&args.data_dir, None).await?);
+    let store = Arc::new(open_store(&args.data_dir, args.database_url.as_deref()).await?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let tokens = LocalAccessTokens::new(
         &local_token_key(&args.data_dir)?,
