@@ -10,6 +10,9 @@ use pod_adapters_auth0::{
     Auth0Adapters, Auth0Config, CacheTtls, OTP_GRANT, OidcError, Timeouts, TokenAlgorithm,
     pkce_challenge,
 };
+#[path = "auth0/service.rs"]
+mod service;
+
 use pod_domain::{CodeCheck, ContactPoints, CustomerId, Destination, OrderId, Timestamp};
 use pod_ports::testing::ManualClock;
 use pod_ports::{
