@@ -108,6 +108,38 @@ fn code(c: &str) -> OneTimeCode {
     OneTimeCode::parse(c).unwrap()
 }
 
+/// Sends a code for an order of `who` to `destination` (Auth0 draws it).
+async fn send_code(
+    adapters: &Auth0Adapters,
+    who: &CustomerId,
+    destination: &Destination,
+) -> Result<(), CodeError> {
+    adapters
+        .codes
+        .deliver(who, destination, &purpose(), &NO_CODE)
+        .await
+}
+
+/// Checks the code `spoken` for an order of `who`, sent to `destination`.
+async fn check_code(
+    adapters: &Auth0Adapters,
+    who: &CustomerId,
+    destination: &Destination,
+    spoken: &str,
+) -> Result<CodeCheck, CodeError> {
+    adapters
+        .codes
+        .check(who, destination, &purpose(), None, &code(spoken))
+        .await
+}
+
+/// Checks the code `1234` Alice spoke for an order whose code went to her
+/// phone.
+async fn check_alices_sms_code(adapters: &Auth0Adapters) -> Result<CodeCheck, CodeError> {
+    let phone = Destination::sms("+15550100");
+    check_code(adapters, &customer(ALICE), &phone, "1234").await
+}
+
 /// Matches a form body with exactly these pairs.
 struct FormIs(BTreeMap<String, String>);
 
@@ -246,6 +278,7 @@ async fn hs256_access_tokens_are_checked_claim_by_claim() {
         }
         c
     };
+    let signed = |patch: Value| sign_hs256(key, &claims(patch));
     let none_token = {
         use base64::Engine as _;
         let e = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
@@ -256,70 +289,42 @@ async fn hs256_access_tokens_are_checked_claim_by_claim() {
         )
     };
     let cases: Vec<(&str, String, bool)> = vec![
-        ("valid", sign_hs256(key, &claims(json!({}))), true),
+        ("valid", signed(json!({})), true),
         (
             "audience array",
-            sign_hs256(key, &claims(json!({"aud": ["other", API]}))),
+            signed(json!({"aud": ["other", API]})),
             true,
         ),
         (
             "custom domain issuer",
-            sign_hs256(key, &claims(json!({"iss": "https://login.example.com/"}))),
+            signed(json!({"iss": "https://login.example.com/"})),
             true,
         ),
-        (
-            "within leeway",
-            sign_hs256(key, &claims(json!({"exp": now() - 5}))),
-            true,
-        ),
-        (
-            "expired",
-            sign_hs256(key, &claims(json!({"exp": now() - 120}))),
-            false,
-        ),
+        ("within leeway", signed(json!({"exp": now() - 5})), true),
+        ("expired", signed(json!({"exp": now() - 120})), false),
         (
             "exp as a string",
-            sign_hs256(key, &claims(json!({"exp": (now() + 600).to_string()}))),
+            signed(json!({"exp": (now() + 600).to_string()})),
             false,
         ),
-        (
-            "nbf as a string",
-            sign_hs256(key, &claims(json!({"nbf": "0"}))),
-            false,
-        ),
-        (
-            "no exp",
-            sign_hs256(key, &claims(json!({"exp": null}))),
-            false,
-        ),
-        (
-            "no sub",
-            sign_hs256(key, &claims(json!({"sub": null}))),
-            false,
-        ),
-        (
-            "no aud",
-            sign_hs256(key, &claims(json!({"aud": null}))),
-            false,
-        ),
-        (
-            "no iss",
-            sign_hs256(key, &claims(json!({"iss": null}))),
-            false,
-        ),
+        ("nbf as a string", signed(json!({"nbf": "0"})), false),
+        ("no exp", signed(json!({"exp": null})), false),
+        ("no sub", signed(json!({"sub": null})), false),
+        ("no aud", signed(json!({"aud": null})), false),
+        ("no iss", signed(json!({"iss": null})), false),
         (
             "other audience",
-            sign_hs256(key, &claims(json!({"aud": "https://other/api"}))),
+            signed(json!({"aud": "https://other/api"})),
             false,
         ),
         (
             "other issuer",
-            sign_hs256(key, &claims(json!({"iss": "https://evil.auth0.com/"}))),
+            signed(json!({"iss": "https://evil.auth0.com/"})),
             false,
         ),
         (
             "issuer without slash",
-            sign_hs256(key, &claims(json!({"iss": "https://tenant.auth0.test"}))),
+            signed(json!({"iss": "https://tenant.auth0.test"})),
             false,
         ),
         (
@@ -433,60 +438,37 @@ async fn jwks_rotation_refetches_once_and_is_rate_limited() {
     let clock = manual_clock();
     let adapters =
         Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, clock.clone())).unwrap();
-    let tokens = &adapters.access_tokens;
     let fetches = || jwks.fetches.load(Ordering::SeqCst);
+    // Alice's access token, signed with `key`.
+    let alice_signed_with = async |key: &RsaTestKey| {
+        let token = key.sign(&access_claims(ALICE));
+        adapters.access_tokens.customer_for_token(&token).await
+    };
 
-    assert!(
-        tokens
-            .customer_for_token(&k1.sign(&access_claims(ALICE)))
-            .await
-            .is_ok()
-    );
+    assert!(alice_signed_with(&k1).await.is_ok());
     assert_eq!(fetches(), 1);
 
     // Rotation: k2 appears in the JWKS and a token names it.
     clock.advance(Duration::from_secs(31));
     jwks.keys.lock().unwrap().push(k2.jwk());
-    assert!(
-        tokens
-            .customer_for_token(&k2.sign(&access_claims(ALICE)))
-            .await
-            .is_ok()
-    );
+    assert!(alice_signed_with(&k2).await.is_ok());
     assert_eq!(fetches(), 2, "an unknown kid refetches");
 
     // An unknown kid right after: no refetch.
     for _ in 0..5 {
-        let got = tokens
-            .customer_for_token(&k3.sign(&access_claims(ALICE)))
-            .await;
+        let got = alice_signed_with(&k3).await;
         assert!(matches!(got, Err(TokenError::Invalid(_))));
     }
     assert_eq!(fetches(), 2, "refetches are rate limited");
 
     clock.advance(Duration::from_secs(31));
-    assert!(
-        tokens
-            .customer_for_token(&k3.sign(&access_claims(ALICE)))
-            .await
-            .is_err()
-    );
+    assert!(alice_signed_with(&k3).await.is_err());
     assert_eq!(fetches(), 3, "after the interval one more refetch");
-    assert!(
-        tokens
-            .customer_for_token(&k1.sign(&access_claims(ALICE)))
-            .await
-            .is_ok()
-    );
+    assert!(alice_signed_with(&k1).await.is_ok());
     assert_eq!(fetches(), 3, "known keys come from the cache");
 
     clock.advance(Duration::from_secs(11 * 60));
-    assert!(
-        tokens
-            .customer_for_token(&k1.sign(&access_claims(ALICE)))
-            .await
-            .is_ok()
-    );
+    assert!(alice_signed_with(&k1).await.is_ok());
     assert_eq!(fetches(), 4, "the cache expires");
 }
 
@@ -526,18 +508,7 @@ async fn fifty_orders_cost_one_management_token_and_one_lookup() {
     let adapters = hs_adapters(&server, manual_clock());
     let alice = customer(ALICE);
     for _ in 0..50 {
-        let contacts = adapters.directory.contact_points(&alice).await.unwrap();
-        let destination = contacts.preferred_destination().unwrap();
-        adapters
-            .directory
-            .ensure_passwordless_identity(&alice, &destination)
-            .await
-            .unwrap();
-        adapters
-            .codes
-            .deliver(&alice, &destination, &purpose(), &NO_CODE)
-            .await
-            .unwrap();
+        place(&adapters, &alice).await;
     }
     assert_eq!(issuer.0.load(Ordering::SeqCst), 1);
 }
@@ -562,6 +533,7 @@ async fn concurrent_requests_share_one_token_fetch_and_one_refresh() {
         },
     ))
     .unwrap();
+    let fetched = || issuer.0.load(Ordering::SeqCst);
     let run = |round: usize| {
         let directory = adapters.directory.clone();
         async move {
@@ -579,25 +551,13 @@ async fn concurrent_requests_share_one_token_fetch_and_one_refresh() {
         }
     };
     run(0).await;
-    assert_eq!(
-        issuer.0.load(Ordering::SeqCst),
-        1,
-        "one fetch for 20 concurrent callers"
-    );
+    assert_eq!(fetched(), 1, "one fetch for 20 concurrent callers");
     clock.advance(Duration::from_secs(500));
     run(1).await;
-    assert_eq!(
-        issuer.0.load(Ordering::SeqCst),
-        1,
-        "still fresh before the margin"
-    );
+    assert_eq!(fetched(), 1, "still fresh before the margin");
     clock.advance(Duration::from_secs(41));
     run(2).await;
-    assert_eq!(
-        issuer.0.load(Ordering::SeqCst),
-        2,
-        "one refresh near expiry for 20 callers"
-    );
+    assert_eq!(fetched(), 2, "one refresh near expiry for 20 callers");
 }
 
 /// Joins futures concurrently on the current task.
@@ -901,15 +861,7 @@ async fn sending_codes_maps_auth0_answers() {
             .mount(&server)
             .await;
         let adapters = hs_adapters(&server, manual_clock());
-        let got = adapters
-            .codes
-            .deliver(
-                &customer(ALICE),
-                &Destination::sms("+15550100"),
-                &purpose(),
-                &NO_CODE,
-            )
-            .await;
+        let got = send_code(&adapters, &customer(ALICE), &Destination::sms("+15550100")).await;
         assert_eq!(got, want, "{status}");
         assert!(!format!("{got:?}").contains(CLIENT_SECRET));
     }
@@ -926,16 +878,13 @@ async fn email_codes_go_to_the_email_connection() {
         .mount(&server)
         .await;
     let adapters = hs_adapters(&server, manual_clock());
-    adapters
-        .codes
-        .deliver(
-            &customer(ALICE),
-            &Destination::email("alice@example.com"),
-            &purpose(),
-            &NO_CODE,
-        )
-        .await
-        .unwrap();
+    send_code(
+        &adapters,
+        &customer(ALICE),
+        &Destination::email("alice@example.com"),
+    )
+    .await
+    .unwrap();
 }
 
 fn hs_id_token(claims: &Value) -> String {
@@ -1057,16 +1006,7 @@ async fn verifying_codes_maps_auth0_answers() {
             .mount(&server)
             .await;
         let adapters = hs_adapters(&server, manual_clock());
-        let got = adapters
-            .codes
-            .check(
-                &customer(ALICE),
-                &Destination::sms("+15550100"),
-                &purpose(),
-                None,
-                &code("1234"),
-            )
-            .await;
+        let got = check_alices_sms_code(&adapters).await;
         match want {
             Ok(check) => assert_eq!(got, Ok(check), "{name}"),
             Err(is) => assert!(got.as_ref().is_err_and(is), "{name}: {got:?}"),
@@ -1094,16 +1034,13 @@ async fn rs256_id_tokens_are_verified_with_the_jwks() {
         .await;
     let adapters =
         Auth0Adapters::new(config(&server, TokenAlgorithm::Rs256, manual_clock())).unwrap();
-    let got = adapters
-        .codes
-        .check(
-            &customer(ALICE),
-            &Destination::email("a@x.com"),
-            &purpose(),
-            None,
-            &code("5555"),
-        )
-        .await;
+    let got = check_code(
+        &adapters,
+        &customer(ALICE),
+        &Destination::email("a@x.com"),
+        "5555",
+    )
+    .await;
     assert_eq!(got, Ok(CodeCheck::Valid));
 }
 
@@ -1124,16 +1061,7 @@ async fn slow_auth0_is_unavailable_within_the_budget() {
     ))
     .unwrap();
     let started = std::time::Instant::now();
-    let got = adapters
-        .codes
-        .check(
-            &customer(ALICE),
-            &Destination::sms("+15550100"),
-            &purpose(),
-            None,
-            &code("1234"),
-        )
-        .await;
+    let got = check_alices_sms_code(&adapters).await;
     assert!(matches!(got, Err(CodeError::Unavailable(_))), "{got:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
     // A timed-out code check is not sent again: it may have counted.
@@ -1142,8 +1070,9 @@ async fn slow_auth0_is_unavailable_within_the_budget() {
 
 // ---------------------------------------------------------------- upstream calls per order
 
-/// What the ordering service asks of the adapters for one order.
-async fn place(adapters: &Auth0Adapters, who: &CustomerId) {
+/// What the ordering service asks of the adapters for one order; where the
+/// code went.
+async fn place(adapters: &Auth0Adapters, who: &CustomerId) -> Destination {
     let contacts = adapters.directory.contact_points(who).await.unwrap();
     let destination = contacts.preferred_destination().unwrap();
     adapters
@@ -1151,20 +1080,15 @@ async fn place(adapters: &Auth0Adapters, who: &CustomerId) {
         .ensure_passwordless_identity(who, &destination)
         .await
         .unwrap();
-    adapters
-        .codes
-        .deliver(who, &destination, &purpose(), &NO_CODE)
-        .await
-        .unwrap();
+    send_code(adapters, who, &destination).await.unwrap();
+    destination
 }
 
 /// … and for one confirmation.
 async fn confirm(adapters: &Auth0Adapters, who: &CustomerId) -> CodeCheck {
     let contacts = adapters.directory.contact_points(who).await.unwrap();
     let destination = Destination::sms(contacts.phone.unwrap());
-    adapters
-        .codes
-        .check(who, &destination, &purpose(), None, &code("1234"))
+    check_code(adapters, who, &destination, "1234")
         .await
         .unwrap()
 }
@@ -1190,16 +1114,7 @@ async fn upstream_calls_per_order_and_confirmation() {
         .mount(&server)
         .await;
     mount_start(&server, 3).await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .and(otp_form("sms", "+15550100", "1234"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id_token": hs_id_token(&id_claims(ALICE))})),
-        )
-        .expect(2)
-        .mount(&server)
-        .await;
+    mount_otp_grant(&server, 2).await;
     let clock = manual_clock();
     let adapters = hs_adapters(&server, clock.clone());
     let alice = customer(ALICE);
@@ -1218,16 +1133,7 @@ async fn upstream_calls_per_order_and_confirmation() {
     server.reset().await;
     mount_alice_after_link(&server).await;
     mount_start(&server, 1).await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .and(otp_form("sms", "+15550100", "1234"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id_token": hs_id_token(&id_claims(ALICE))})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_otp_grant(&server, 1).await;
     place(&adapters, &alice).await;
     assert_eq!(
         count().await,
@@ -1236,6 +1142,20 @@ async fn upstream_calls_per_order_and_confirmation() {
     );
     assert_eq!(confirm(&adapters, &alice).await, CodeCheck::Valid);
     assert_eq!(count().await, 3, "confirmation: OTP grant only");
+}
+
+/// Auth0 accepting Alice's SMS code `1234`, `times` times.
+async fn mount_otp_grant(server: &MockServer, times: u64) {
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(otp_form("sms", "+15550100", "1234"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id_token": hs_id_token(&id_claims(ALICE))})),
+        )
+        .expect(times)
+        .mount(server)
+        .await;
 }
 
 async fn mount_alice_after_link(server: &MockServer) {
@@ -1376,6 +1296,11 @@ fn configuration_is_validated_and_never_shows_secrets() {
 
 // ---------------------------------------------------------------- the fake
 
+/// A wrong code: any code but `sent`.
+fn other_than(sent: &str) -> &'static str {
+    if sent == "0000" { "1111" } else { "0000" }
+}
+
 #[tokio::test]
 async fn the_fake_sends_and_verifies_codes_like_auth0() {
     let auth0 = FakeAuth0::start().await;
@@ -1397,81 +1322,43 @@ async fn the_fake_sends_and_verifies_codes_like_auth0() {
     assert_eq!(alice, customer(ALICE));
 
     // Order: SMS to the metadata phone, identity provisioned and linked.
-    let contacts = adapters.directory.contact_points(&alice).await.unwrap();
-    let sms = contacts.preferred_destination().unwrap();
+    let sms = place(&adapters, &alice).await;
     assert_eq!(sms, Destination::sms("+15550199"));
-    adapters
-        .directory
-        .ensure_passwordless_identity(&alice, &sms)
-        .await
-        .unwrap();
     assert_eq!(auth0.user(ALICE).unwrap().linked.len(), 1);
-    adapters
-        .codes
-        .deliver(&alice, &sms, &purpose(), &NO_CODE)
-        .await
-        .unwrap();
     let sent = auth0.last_code("+15550199").unwrap();
 
     // Wrong, then right (sub is the primary user thanks to the link).
-    let wrong = if sent == "0000" { "1111" } else { "0000" };
     assert_eq!(
-        adapters
-            .codes
-            .check(&alice, &sms, &purpose(), None, &code(wrong))
-            .await,
+        check_code(&adapters, &alice, &sms, other_than(&sent)).await,
         Ok(CodeCheck::Invalid)
     );
     assert_eq!(
-        adapters
-            .codes
-            .check(&alice, &sms, &purpose(), None, &code(&sent))
-            .await,
+        check_code(&adapters, &alice, &sms, &sent).await,
         Ok(CodeCheck::Valid)
     );
     // Used up.
     assert_eq!(
-        adapters
-            .codes
-            .check(&alice, &sms, &purpose(), None, &code(&sent))
-            .await,
+        check_code(&adapters, &alice, &sms, &sent).await,
         Ok(CodeCheck::Invalid)
     );
 
     // Three wrong codes lock the next code; an expired one is expired.
-    adapters
-        .codes
-        .deliver(&alice, &sms, &purpose(), &NO_CODE)
-        .await
-        .unwrap();
+    send_code(&adapters, &alice, &sms).await.unwrap();
     let sent = auth0.last_code("+15550199").unwrap();
-    let wrong = if sent == "0000" { "1111" } else { "0000" };
     for _ in 0..3 {
-        adapters
-            .codes
-            .check(&alice, &sms, &purpose(), None, &code(wrong))
+        check_code(&adapters, &alice, &sms, other_than(&sent))
             .await
             .unwrap();
     }
     assert_eq!(
-        adapters
-            .codes
-            .check(&alice, &sms, &purpose(), None, &code(&sent))
-            .await,
+        check_code(&adapters, &alice, &sms, &sent).await,
         Ok(CodeCheck::Locked)
     );
-    adapters
-        .codes
-        .deliver(&alice, &sms, &purpose(), &NO_CODE)
-        .await
-        .unwrap();
+    send_code(&adapters, &alice, &sms).await.unwrap();
     auth0.expire_codes();
     let sent = auth0.last_code("+15550199").unwrap();
     assert_eq!(
-        adapters
-            .codes
-            .check(&alice, &sms, &purpose(), None, &code(&sent))
-            .await,
+        check_code(&adapters, &alice, &sms, &sent).await,
         Ok(CodeCheck::Expired)
     );
     assert_eq!(auth0.sent_codes().len(), 3);
@@ -1499,29 +1386,10 @@ async fn the_fake_serves_rs256_access_tokens_and_unknown_users() {
             .is_err()
     );
     // Email passwordless with an HS256 id token.
-    let email = adapters
-        .directory
-        .contact_points(&bob)
-        .await
-        .unwrap()
-        .preferred_destination()
-        .unwrap();
-    adapters
-        .directory
-        .ensure_passwordless_identity(&bob, &email)
-        .await
-        .unwrap();
-    adapters
-        .codes
-        .deliver(&bob, &email, &purpose(), &NO_CODE)
-        .await
-        .unwrap();
+    let email = place(&adapters, &bob).await;
     let sent = auth0.last_code("bob@example.com").unwrap();
     assert_eq!(
-        adapters
-            .codes
-            .check(&bob, &email, &purpose(), None, &code(&sent))
-            .await,
+        check_code(&adapters, &bob, &email, &sent).await,
         Ok(CodeCheck::Valid)
     );
     assert_eq!(

@@ -15,8 +15,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-/// The tracing target of the outbox's log line, the one log line that
-/// carries a code (see [`Outbox`]).
+/// The tracing target of the outbox's log line (masked address, channel,
+/// order id; never the code: see [`Outbox`]).
 pub const OUTBOX_TARGET: &str = "pod::outbox";
 
 /// One code on its way out, as [`crate::LocalCodes`] hands it to each
@@ -58,8 +58,7 @@ pub trait CodeDelivery: Send + Sync + fmt::Debug {
     /// Whether this delivery sends codes on `channel`.
     fn handles(&self, channel: Channel) -> bool;
 
-    /// Sends the code. Must not log the code (the [`Outbox`] is the one
-    /// exception).
+    /// Sends the code. Must not log the code, at any level.
     async fn deliver(&self, message: &CodeMessage<'_>) -> Result<(), DeliveryError>;
 }
 
@@ -111,22 +110,22 @@ pub struct OutboxError {
 /// The note an SMS code carries in the outbox.
 const NO_SMS_GATEWAY: &str = "no SMS gateway is configured; the code was only written here";
 
-/// The embedded mode's delivery: every code, on any channel, is appended as
+/// The embedded mode's development delivery: each code on a channel it
+/// handles (all of them by default; see [`Outbox::without`]) is appended as
 /// one JSON line ([`OutboxEntry`]) to `<data>/outbox.jsonl` (created with
-/// mode 0600 on Unix) and logged at info level under the target
-/// [`OUTBOX_TARGET`] (`pod::outbox`), with the address masked.
+/// mode 0600 on Unix), and noted at info level under the target
+/// [`OUTBOX_TARGET`] (`pod::outbox`) with the address masked and without
+/// the code: no log line ever carries a code.
 ///
 /// # Why the code is written in clear here
 ///
 /// The outbox *is* the delivery channel of the embedded development mode:
-/// there is no phone or mailbox, so the developer reads the code from the
-/// terminal or from `pod outbox`. It is the one place pod writes a code.
-/// This is acceptable only because the embedded mode is a single-user,
-/// local development setup where whoever can read the terminal or the data
-/// folder is the account holder. A deployment that serves real customers
-/// must deliver codes by SMTP or a real gateway and should silence the
-/// `pod::outbox` target (and not keep the outbox file), since anyone who
-/// reads the logs could otherwise confirm orders.
+/// there is no phone or mailbox, so the developer reads the code with
+/// `pod outbox`. It is the one place pod writes a code, and it is used only
+/// for the channels no real delivery is configured for: with SMTP set up,
+/// email codes go by mail and never to the outbox. This is acceptable only
+/// because the embedded mode is a single-user, local development setup
+/// where whoever can read the data folder is the account holder.
 #[derive(Debug)]
 pub struct Outbox {
     path: PathBuf,
@@ -134,6 +133,8 @@ pub struct Outbox {
     /// whole line per code, no thread hand-off (the outbox is no durable
     /// record, so there is no fsync either).
     file: std::sync::Mutex<Option<std::fs::File>>,
+    /// The channels a real delivery handles instead (see [`Outbox::without`]).
+    skipped: Vec<Channel>,
 }
 
 impl Outbox {
@@ -145,7 +146,18 @@ impl Outbox {
         Outbox {
             path: path.into(),
             file: std::sync::Mutex::new(None),
+            skipped: Vec::new(),
         }
+    }
+
+    /// This outbox without `channel`: for when a real delivery (SMTP for
+    /// email) handles it, so that its codes are written nowhere.
+    #[must_use]
+    pub fn without(mut self, channel: Channel) -> Self {
+        if !self.skipped.contains(&channel) {
+            self.skipped.push(channel);
+        }
+        self
     }
 
     /// An outbox at `<data_dir>/outbox.jsonl`.
@@ -250,8 +262,8 @@ fn entry_is_for(entry: &OutboxEntry, who: &str) -> bool {
 
 #[async_trait]
 impl CodeDelivery for Outbox {
-    fn handles(&self, _channel: Channel) -> bool {
-        true
+    fn handles(&self, channel: Channel) -> bool {
+        !self.skipped.contains(&channel)
     }
 
     async fn deliver(&self, message: &CodeMessage<'_>) -> Result<(), DeliveryError> {
@@ -278,10 +290,9 @@ impl CodeDelivery for Outbox {
             target: OUTBOX_TARGET,
             to = %message.destination.masked(),
             channel = channel.as_str(),
-            code = message.code.expose(),
             order_id = entry.order_id.as_deref().unwrap_or("-"),
             note = entry.note.as_deref().unwrap_or(""),
-            "one-time code (outbox)"
+            "one-time code written to the outbox (read it with `pod outbox`)"
         );
         Ok(())
     }

@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pod_adapters_local::*;
 use pod_adapters_sql::SqlStore;
-use pod_domain::{Channel, CodeCheck, CustomerId, Destination, OrderId, Timestamp};
+use pod_domain::{Channel, CodeCheck, CodeDigest, CustomerId, Destination, OrderId, Timestamp};
 use pod_ports::testing::{FixedCodes, ManualClock};
 use pod_ports::{
     AccessTokens, Clock, CodeError, CodeGenerator, CodePurpose, CustomerDirectory, DirectoryError,
@@ -85,10 +85,13 @@ impl Env {
     }
 
     fn codes(&self) -> LocalCodes {
-        self.codes_with(
-            Arc::new(OsCodeGenerator),
-            vec![Arc::new(Outbox::in_data_dir(self.dir.path()))],
-        )
+        self.codes_drawn_by(Arc::new(OsCodeGenerator))
+    }
+
+    /// Codes drawn by `generator`, written to the outbox.
+    fn codes_drawn_by(&self, generator: Arc<dyn CodeGenerator>) -> LocalCodes {
+        let outbox = Outbox::in_data_dir(self.dir.path());
+        self.codes_with(generator, vec![Arc::new(outbox)])
     }
 
     fn outbox(&self, who: Option<&str>, last: Option<usize>) -> Vec<OutboxEntry> {
@@ -126,6 +129,22 @@ async fn send(
     let issued = codes.issue(who, purpose);
     codes.deliver(who, dest, purpose, &issued).await?;
     Ok(issued)
+}
+
+/// What `codes` makes of `spoken` for `who`'s `purpose`, sent to `dest`, with
+/// the digest the account kept.
+async fn check_code(
+    codes: &LocalCodes,
+    who: &CustomerId,
+    dest: &Destination,
+    purpose: &CodePurpose,
+    digest: Option<CodeDigest>,
+    spoken: &OneTimeCode,
+) -> CodeCheck {
+    codes
+        .check(who, dest, purpose, digest, spoken)
+        .await
+        .unwrap()
 }
 
 /// A code that differs from `code` in every digit.
@@ -493,14 +512,8 @@ async fn a_delivered_code_is_in_the_outbox_and_matches_only_its_digest() {
     assert_eq!(entry.code.len(), 4);
 
     let code = env.last_code();
-    let check = |spoken: OneTimeCode, digest: Option<pod_domain::CodeDigest>| {
-        let (codes, demo, dest, purpose) = (&codes, &demo, &dest, &purpose);
-        async move {
-            codes
-                .check(demo, dest, purpose, digest, &spoken)
-                .await
-                .unwrap()
-        }
+    let check = async |spoken: OneTimeCode, digest: Option<CodeDigest>| {
+        check_code(&codes, &demo, &dest, &purpose, digest, &spoken).await
     };
     assert_eq!(
         check(code.clone(), Some(digest.clone())).await,
@@ -514,10 +527,7 @@ async fn a_delivered_code_is_in_the_outbox_and_matches_only_its_digest() {
 #[tokio::test]
 async fn a_code_for_one_purpose_or_customer_does_not_match_another() {
     let env = Env::new().await;
-    let codes = env.codes_with(
-        Arc::new(FixedCodes("4321")),
-        vec![Arc::new(Outbox::in_data_dir(env.dir.path()))],
-    );
+    let codes = env.codes_drawn_by(Arc::new(FixedCodes("4321")));
     let demo = cid("local|demo");
     let other = cid("local|other");
     let dest = email("demo@example.com");
@@ -534,10 +544,7 @@ async fn a_code_for_one_purpose_or_customer_does_not_match_another() {
     ];
     for (who, purpose, want) in checks {
         assert_eq!(
-            codes
-                .check(who, &dest, &purpose, digest.clone(), &code)
-                .await
-                .unwrap(),
+            check_code(&codes, who, &dest, &purpose, digest.clone(), &code).await,
             want,
             "{who} {purpose:?}"
         );
@@ -547,10 +554,7 @@ async fn a_code_for_one_purpose_or_customer_does_not_match_another() {
 #[tokio::test]
 async fn the_digest_is_keyed_and_differs_per_customer() {
     let env = Env::new().await;
-    let codes = env.codes_with(
-        Arc::new(FixedCodes("98765432")),
-        vec![Arc::new(Outbox::in_data_dir(env.dir.path()))],
-    );
+    let codes = env.codes_drawn_by(Arc::new(FixedCodes("98765432")));
     let (a, b) = (cid("local|a"), cid("local|b"));
     let da = codes.issue(&a, &CodePurpose::SignIn).digest.unwrap();
     let db = codes.issue(&b, &CodePurpose::SignIn).digest.unwrap();
@@ -594,36 +598,23 @@ async fn the_digest_is_keyed_and_differs_per_customer() {
 #[tokio::test]
 async fn failed_delivery_is_reported() {
     let env = Env::new().await;
-    let codes = env.codes_with(Arc::new(OsCodeGenerator), vec![Arc::new(Broken)]);
     let demo = cid("local|demo");
-    let issued = codes.issue(&demo, &CodePurpose::SignIn);
-    let result = codes
-        .deliver(
-            &demo,
-            &email("demo@example.com"),
-            &CodePurpose::SignIn,
-            &issued,
-        )
-        .await;
-    assert!(
-        matches!(result, Err(CodeError::DeliveryFailed(_))),
-        "{result:?}"
-    );
-
-    // No delivery for the channel at all.
-    let none = env.codes_with(Arc::new(OsCodeGenerator), vec![]);
-    let result = none
-        .deliver(
-            &demo,
-            &Destination::sms("+15550100123"),
-            &CodePurpose::SignIn,
-            &issued,
-        )
-        .await;
-    assert!(
-        matches!(result, Err(CodeError::DeliveryFailed(_))),
-        "{result:?}"
-    );
+    let broken: Vec<Arc<dyn CodeDelivery>> = vec![Arc::new(Broken)];
+    // A delivery that fails, and no delivery for the channel at all.
+    for (deliveries, destination) in [
+        (broken, email("demo@example.com")),
+        (vec![], Destination::sms("+15550100123")),
+    ] {
+        let codes = env.codes_with(Arc::new(OsCodeGenerator), deliveries);
+        let issued = codes.issue(&demo, &CodePurpose::SignIn);
+        let result = codes
+            .deliver(&demo, &destination, &CodePurpose::SignIn, &issued)
+            .await;
+        assert!(
+            matches!(result, Err(CodeError::DeliveryFailed(_))),
+            "{destination:?}: {result:?}"
+        );
+    }
     assert!(env.outbox(None, None).is_empty());
 }
 
@@ -715,10 +706,7 @@ async fn sms_codes_go_to_the_outbox_with_a_note() {
     assert!(entry.note.unwrap().contains("no SMS gateway"));
     let code = OneTimeCode::parse(&entry.code).unwrap();
     assert_eq!(
-        codes
-            .check(&demo, &dest, &order("o-1"), issued.digest, &code)
-            .await
-            .unwrap(),
+        check_code(&codes, &demo, &dest, &order("o-1"), issued.digest, &code).await,
         CodeCheck::Valid
     );
 
@@ -866,10 +854,7 @@ async fn email_codes_are_sent_over_smtp() {
     assert!(data.contains("To: demo@example.com"), "{data}");
     assert!(data.contains("Subject: Your pod code"), "{data}");
     assert_eq!(
-        codes
-            .check(&demo, &dest, &order("o-1"), issued.digest, &code)
-            .await
-            .unwrap(),
+        check_code(&codes, &demo, &dest, &order("o-1"), issued.digest, &code).await,
         CodeCheck::Valid
     );
 }

@@ -124,6 +124,8 @@ use pod_ports::{
 use crate::postgres::Postgres;
 pub use crate::postgres::events::CHANNEL as ORDER_EVENTS_CHANNEL;
 use crate::postgres::events::ListenerHandle;
+use crate::rows::sessions::NewSession;
+use crate::rows::users::login_key;
 use crate::sqlite::{Engine, Target};
 
 /// pod's SQL store: accounts, orders, users and sessions, on SQLite or
@@ -422,9 +424,13 @@ impl UserStore for SqlStore {
     }
 
     async fn user_by_login(&self, name_or_email: &str) -> Result<Option<LocalUser>, StoreError> {
+        let key = login_key(name_or_email);
+        if key.is_empty() {
+            return Ok(None);
+        }
         match &self.backend {
-            Backend::Sqlite(engine) => engine.user_by_login(name_or_email),
-            Backend::Postgres(db) => db.user_by_login(name_or_email).await,
+            Backend::Sqlite(engine) => engine.user_by_login_key(&key),
+            Backend::Postgres(db) => db.user_by_login_key(&key).await,
         }
     }
 
@@ -445,13 +451,10 @@ impl SessionStore for SqlStore {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<(SessionId, Session), StoreError> {
+        let new = NewSession::draw(customer, pending, now, expires_at)?;
         match &self.backend {
-            Backend::Sqlite(engine) => {
-                engine
-                    .create_session(customer, pending, now, expires_at)
-                    .await
-            }
-            Backend::Postgres(db) => db.create_session(customer, pending, now, expires_at).await,
+            Backend::Sqlite(engine) => engine.create_session(new).await,
+            Backend::Postgres(db) => db.create_session(new).await,
         }
     }
 
@@ -476,9 +479,10 @@ impl SessionStore for SqlStore {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<(SessionId, Session), StoreError> {
+        let new = NewSession::draw(Some(customer.clone()), None, now, expires_at)?;
         match &self.backend {
-            Backend::Sqlite(engine) => engine.rotate_session(id, customer, now, expires_at).await,
-            Backend::Postgres(db) => db.rotate_session(id, customer, now, expires_at).await,
+            Backend::Sqlite(engine) => engine.rotate_session(id, new).await,
+            Backend::Postgres(db) => db.rotate_session(id, new).await,
         }
     }
 

@@ -45,7 +45,9 @@ use pod_ports::domain::{
     CustomerId, Destination, Order, OrderCodeStep, OrderId, OrderState, Pizza, PizzaSize,
     Timestamp, Topping,
 };
-use pod_ports::{AccountStore, LocalUser, StoreError, StoreTelemetry, UserStore};
+use pod_ports::{
+    AccountStore, LocalUser, SessionId, SessionStore, StoreError, StoreTelemetry, UserStore,
+};
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------- helpers
@@ -145,6 +147,30 @@ fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
 async fn commit(store: &SqlStore, change: &Change) -> Account {
     store.commit(change).await.unwrap();
     change.account().clone()
+}
+
+/// A store's database reached behind the store's back, as a writer other
+/// than pod would: to look at what is stored, or to damage it. SQLite's is
+/// the `pod.db` in the test's folder, PostgreSQL's the test's own database.
+trait RawDb {
+    /// Runs `sql`; panics when the database refuses it.
+    async fn raw_execute(&self, sql: &str);
+    /// How many rows `table` holds.
+    async fn raw_count(&self, table: &str) -> i64;
+}
+
+impl RawDb for TempDir {
+    async fn raw_execute(&self, sql: &str) {
+        raw(&db_path(self)).execute_batch(sql).unwrap();
+    }
+
+    async fn raw_count(&self, table: &str) -> i64 {
+        raw(&db_path(self))
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap()
+    }
 }
 
 // ---------------------------------------------------------------- contract
@@ -267,32 +293,34 @@ async fn connect_accepts_known_schemes_only_and_never_echoes_the_url() {
 
 #[tokio::test]
 async fn a_closed_store_is_unavailable() {
-    for in_memory in [false, true] {
-        let dir = TempDir::new().unwrap();
-        let store = if in_memory {
-            SqlStore::connect("sqlite::memory:").await.unwrap()
-        } else {
-            open(&dir).await
-        };
-        let account = store.load_account(&customer("local|a")).await.unwrap();
-        let change = place(&account, "o1", at(0));
-        let clone = store.clone();
-        store.close().await;
-        store.close().await; // twice is fine
-        let unavailable = |result: Result<(), StoreError>| {
-            assert!(
-                matches!(result, Err(StoreError::Unavailable(_))),
-                "in memory {in_memory}: {result:?}"
-            );
-        };
-        unavailable(clone.ping().await);
-        unavailable(clone.order(&oid("o1")).await.map(drop));
-        unavailable(clone.load_account(&customer("local|a")).await.map(drop));
-        unavailable(clone.commit(&change).await);
-        unavailable(clone.users().await.map(drop));
-        unavailable(clone.clear_confirmed(&customer("local|a")).await.map(drop));
-        assert!(format!("{clone:?}").contains("closed: true"));
-    }
+    let dir = TempDir::new().unwrap();
+    a_closed_store_refuses_everything(open(&dir).await).await;
+    a_closed_store_refuses_everything(SqlStore::connect("sqlite::memory:").await.unwrap()).await;
+}
+
+/// Shared with PostgreSQL: closed (twice), the store and its clones refuse
+/// every call as unavailable, saying it is closed.
+async fn a_closed_store_refuses_everything(store: SqlStore) {
+    let account = store.load_account(&customer("local|a")).await.unwrap();
+    let change = place(&account, "o1", at(0));
+    let clone = store.clone();
+    store.close().await;
+    store.close().await; // twice is fine
+    let unavailable = |result: Result<(), StoreError>| {
+        assert!(
+            matches!(&result, Err(StoreError::Unavailable(m)) if m.contains("closed")),
+            "{clone:?}: {result:?}"
+        );
+    };
+    unavailable(clone.ping().await);
+    unavailable(clone.order(&oid("o1")).await.map(drop));
+    unavailable(clone.load_account(&customer("local|a")).await.map(drop));
+    unavailable(clone.commit(&change).await);
+    unavailable(clone.users().await.map(drop));
+    let session = SessionId::from_cookie("whatever").unwrap();
+    unavailable(clone.session(&session, at(0)).await.map(drop));
+    unavailable(clone.clear_confirmed(&customer("local|a")).await.map(drop));
+    assert!(format!("{clone:?}").contains("closed: true"));
 }
 
 // ---------------------------------------------------------------- accounts
@@ -347,8 +375,15 @@ async fn orders_in_every_state(store: &SqlStore) -> HashMap<OrderId, Order> {
 #[tokio::test]
 async fn orders_round_trip_in_every_state() {
     let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
-    let written = orders_in_every_state(&store).await;
+    orders_round_trip(&open(&dir).await, &dir).await;
+}
+
+/// Shared with PostgreSQL: every order of [`orders_in_every_state`] reads
+/// back as written (by id, in its customer's list, and as the account's
+/// pending order while it waits), and so does a stored reason no account
+/// transition writes.
+async fn orders_round_trip(store: &SqlStore, db: &impl RawDb) {
+    let written = orders_in_every_state(store).await;
     let mut reasons = Vec::new();
     for order in written.values() {
         assert_eq!(store.order(order.id()).await.unwrap().as_ref(), Some(order));
@@ -383,12 +418,10 @@ async fn orders_round_trip_in_every_state() {
 
     // No account transition cancels for the customer; a stored row that
     // says so reads back all the same.
-    let conn = raw(&db_path(&dir));
-    conn.execute(
+    db.raw_execute(
         "UPDATE orders SET cancel_reason = 'cancelled_by_customer' WHERE id = 'superseded'",
-        [],
     )
-    .unwrap();
+    .await;
     let order = store.order(&oid("superseded")).await.unwrap().unwrap();
     assert!(matches!(
         order.state(),
@@ -434,29 +467,31 @@ async fn orders_list_newest_first_then_by_id(store: &SqlStore) {
 #[tokio::test]
 async fn a_second_waiting_order_is_a_conflict_and_writes_nothing() {
     let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+    a_second_waiting_order_conflicts(&open(&dir).await, &dir).await;
+}
+
+/// Shared with PostgreSQL.
+async fn a_second_waiting_order_conflicts(store: &SqlStore, db: &impl RawDb) {
     let who = customer("local|a");
     let fresh = store.load_account(&who).await.unwrap();
     let change = place(&fresh, "mine", at(0));
     // Another writer (behind the store's back) left an order waiting for
     // this customer: the partial unique index refuses a second one, and the
-    // account insert of the same job is rolled back with it.
-    let conn = raw(&db_path(&dir));
-    conn.execute(
+    // account insert of the same commit is rolled back with it.
+    db.raw_execute(
         "INSERT INTO orders (id, customer_id, size, toppings, placed_at, version, state, \
              channel, masked_destination, sent_at, expires_at, failed_attempts) \
          VALUES ('theirs', 'local|a', 'large', 'ham', 0, 1, 'awaiting_code', 'sms', '***23', \
              0, 300000, 0)",
-        [],
     )
-    .unwrap();
+    .await;
     assert!(is_conflict(store.commit(&change).await));
     assert_eq!(store.order(&oid("mine")).await.unwrap(), None);
     let account = store.load_account(&who).await.unwrap();
     assert_eq!(account.version(), 0, "the account write was rolled back");
     assert_eq!(account.pending().map(|o| o.id().as_str()), Some("theirs"));
     // Deciding again on what is stored now works: it supersedes theirs.
-    let account = commit(&store, &place(&account, "mine", at(1))).await;
+    let account = commit(store, &place(&account, "mine", at(1))).await;
     assert_eq!(account.version(), 1);
     let theirs = store.order(&oid("theirs")).await.unwrap().unwrap();
     assert!(matches!(theirs.state(), OrderState::Cancelled { .. }));

@@ -505,6 +505,10 @@ mod tests {
         T0.plus(Duration::from_secs(seconds))
     }
 
+    fn cancelled(at: Timestamp, reason: CancelReason) -> OrderState {
+        OrderState::Cancelled { at, reason }
+    }
+
     #[test]
     fn a_valid_code_in_time_confirms() {
         let policy = ConfirmationPolicy::default();
@@ -531,13 +535,7 @@ mod tests {
             .check_code(CodeCheck::Valid, at(300), &policy)
             .unwrap();
         assert_eq!(t.step, ConfirmStep::Expired);
-        assert_eq!(
-            t.order.state(),
-            &OrderState::Cancelled {
-                at: at(300),
-                reason: CancelReason::Expired
-            }
-        );
+        assert_eq!(t.order.state(), &cancelled(at(300), CancelReason::Expired));
     }
 
     #[test]
@@ -563,10 +561,7 @@ mod tests {
         assert_eq!(t.step, ConfirmStep::CancelledTooManyAttempts);
         assert_eq!(
             t.order.state(),
-            &OrderState::Cancelled {
-                at: at(11),
-                reason: CancelReason::TooManyAttempts
-            }
+            &cancelled(at(11), CancelReason::TooManyAttempts)
         );
         assert_eq!(t.order.version(), 4);
     }

@@ -74,23 +74,14 @@ pub enum CodeError {
 }
 
 /// A code just drawn for a purpose: what the account keeps, and what goes
-/// to the customer.
-#[derive(Clone, PartialEq, Eq)]
+/// to the customer. Its `Debug` shows no code: [`OneTimeCode`]'s is redacted.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewCode {
     /// The digest the account keeps, when pod checks codes itself; `None`
     /// when the provider keeps and checks its own codes (Auth0).
     pub digest: Option<CodeDigest>,
     /// The code to deliver, when pod draws codes itself.
     pub code: Option<OneTimeCode>,
-}
-
-impl fmt::Debug for NewCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewCode")
-            .field("digest", &self.digest)
-            .field("code", &self.code)
-            .finish()
-    }
 }
 
 /// Draws, delivers and compares one-time codes. It keeps no state of its

@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use pod_adapters_local::{LocalAccessTokens, LocalTokenConfig, LocalUsers, SystemClock};
+use pod_adapters_local::{LocalUsers, SystemClock};
 use pod_ports::domain::{
     CodeCheck, ConfirmationPolicy, CustomerId, Destination, OrderId, Pizza, PizzaSize,
 };
 use pod_ports::{AccountStore, Clock};
-use pod_server::app::{local_token_key, open_store};
+use pod_server::app::{local_access_tokens, local_token_key, open_store};
 use serde_json::{Map, Value, json};
 
 /// Add N local users and write the load driver's tokens file.
@@ -55,12 +55,9 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let store = Arc::new(open_store(&args.data_dir, args.database_url.as_deref()).await?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let tokens = LocalAccessTokens::new(
+    let tokens = local_access_tokens(
         &local_token_key(&args.data_dir)?,
-        LocalTokenConfig {
-            audience: args.audience.clone(),
-            ..LocalTokenConfig::default()
-        },
+        &args.audience,
         clock.clone(),
     );
     let users = LocalUsers::new(store.clone(), clock.clone());

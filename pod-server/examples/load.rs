@@ -45,13 +45,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use pod_adapters_local::{
-    LocalAccessTokens, LocalTokenConfig, LocalUsers, Outbox, OutboxEntry, SystemClock,
-};
+use pod_adapters_local::{LocalAccessTokens, LocalUsers, Outbox, OutboxEntry, SystemClock};
 use pod_alexa::envelope::{RequestEnvelope, ResponseEnvelope};
 use pod_alexa::verify::DevSigningKeys;
 use pod_ports::Clock;
-use pod_server::app::{ALEXA_DEV_DIR, dev_signing_keys, local_token_key, open_store};
+use pod_server::app::{
+    ALEXA_DEV_DIR, dev_signing_keys, local_access_tokens, local_token_key, open_store,
+};
 use pod_server::simulate::{Simulator, Utterance};
 
 /// Drive a running `pod serve` with N concurrent simulated Alexa users.
@@ -145,12 +145,9 @@ impl Driver {
     async fn new(args: Args) -> anyhow::Result<Driver> {
         let store = Arc::new(open_store(&args.data_dir, None).await?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let tokens = LocalAccessTokens::new(
+        let tokens = local_access_tokens(
             &local_token_key(&args.data_dir)?,
-            LocalTokenConfig {
-                audience: args.audience.clone(),
-                ..LocalTokenConfig::default()
-            },
+            &args.audience,
             clock.clone(),
         );
         Ok(Driver {

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use axum::Router;
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::RustlsAcceptor;
 use pod_adapters_http::{
     HttpConfig, HttpState, LiveEvents, Metrics, PrivacyPolicy, SignInMethod, WebApp, WebAppConfig,
 };
@@ -17,12 +19,14 @@ use pod_adapters_local::{
 };
 use pod_adapters_sql::{SqlStore, StoreEvents};
 use pod_alexa::verify::{DevSigningKeys, RequestVerifier, VerifierConfig, VerifyMode};
+use pod_domain::Channel;
 use pod_ports::{Clock, OrderingService, Passwordless, Ports, SignInService, WebLogin};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::auth0;
+use crate::conn::{self, CappedAcceptor};
 use crate::settings::{IdentitySettings, Settings, VerifySetting};
 
 /// The SQLite file in the data folder.
@@ -39,6 +43,7 @@ pub struct Application {
     router: Router,
     tls: Option<(PathBuf, PathBuf)>,
     metrics: Option<(TcpListener, Router)>,
+    max_connections: u32,
     store: SqlStore,
     /// Order events between the servers on the database (stopped before
     /// the store is closed).
@@ -111,6 +116,24 @@ pub fn local_token_key(data_dir: &Path) -> anyhow::Result<LocalTokenKey> {
         .context("cannot load or create the token signing key")
 }
 
+/// The embedded identity's access tokens for `audience`, signed with the
+/// data folder's [`local_token_key`]: what `pod serve` checks and
+/// `pod token` issues.
+pub fn local_access_tokens(
+    key: &LocalTokenKey,
+    audience: &str,
+    clock: Arc<dyn Clock>,
+) -> LocalAccessTokens {
+    LocalAccessTokens::new(
+        key,
+        LocalTokenConfig {
+            audience: audience.to_owned(),
+            ..LocalTokenConfig::default()
+        },
+        clock,
+    )
+}
+
 /// The development Alexa signing keys, created on first use.
 pub fn dev_signing_keys(data_dir: &Path) -> anyhow::Result<DevSigningKeys> {
     let dir = data_dir.join(ALEXA_DEV_DIR);
@@ -154,22 +177,20 @@ impl Application {
         let (ports, oidc): (Ports, Option<Arc<dyn WebLogin>>) = match &settings.identity {
             IdentitySettings::Embedded => {
                 let key = local_token_key(&settings.data_dir)?;
-                let tokens = LocalAccessTokens::new(
-                    &key,
-                    LocalTokenConfig {
-                        audience: settings.api_audience.clone(),
-                        ..LocalTokenConfig::default()
-                    },
-                    clock.clone(),
-                );
-                let mut deliveries: Vec<Arc<dyn CodeDelivery>> =
-                    vec![Arc::new(Outbox::in_data_dir(&settings.data_dir))];
+                let tokens = local_access_tokens(&key, &settings.api_audience, clock.clone());
+                // The outbox is the development delivery: only for the
+                // channels no real delivery handles (with SMTP, email codes
+                // are written nowhere but the mail).
+                let mut outbox = Outbox::in_data_dir(&settings.data_dir);
+                let mut deliveries: Vec<Arc<dyn CodeDelivery>> = Vec::new();
                 if let Some((url, from)) = &settings.smtp {
                     let smtp =
                         SmtpDelivery::new(&SmtpConfig::new(url.expose_secret(), from.clone()))
                             .context("POD_SMTP_URL: not a usable SMTP URL")?;
                     deliveries.push(Arc::new(smtp));
+                    outbox = outbox.without(Channel::Email);
                 }
+                deliveries.push(Arc::new(outbox));
                 let codes = LocalCodes::new(
                     Arc::new(OsCodeGenerator),
                     clock.clone(),
@@ -223,8 +244,18 @@ impl Application {
         let verifier = RequestVerifier::new(verifier_config)
             .context("POD_ALEXA_VERIFY: cannot build the verifier")?;
 
+        // `/metrics` is for operators: on POD_METRICS_LISTEN when that is
+        // set, else on the main listener only when that is a loopback
+        // address (the default); a public listener never shows it.
+        let serve_metrics = settings.metrics_listen.is_none() && settings.listen.ip().is_loopback();
+        if settings.metrics_listen.is_none() && !serve_metrics {
+            info!(
+                "/metrics is not served on the public address {}: set POD_METRICS_LISTEN to a private one",
+                settings.listen
+            );
+        }
         let http_config = HttpConfig {
-            serve_metrics: settings.metrics_listen.is_none(),
+            serve_metrics,
             ..HttpConfig::default()
         };
         let state = HttpState::new(
@@ -258,6 +289,7 @@ impl Application {
             router,
             tls: settings.tls.clone(),
             metrics,
+            max_connections: settings.max_connections,
             store,
             events: store_events,
             live: events,
@@ -291,28 +323,51 @@ impl Application {
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
+        // Every listener gets the same connection limits (`conn`): a
+        // deadline for request headers, which also closes idle keep-alive
+        // connections, and a cap on the connections served at once.
+        let max_connections = self.max_connections;
         if let Some((listener, router)) = self.metrics {
             let rx = stop_rx.clone();
             tokio::spawn(async move {
-                if let Err(error) = axum::serve(listener, router)
-                    .with_graceful_shutdown(stopped(rx))
-                    .await
-                {
+                let served = async {
+                    let handle = axum_server::Handle::new();
+                    let h = handle.clone();
+                    tokio::spawn(async move {
+                        stopped(rx).await;
+                        h.graceful_shutdown(None);
+                    });
+                    conn::limit(axum_server::from_tcp(listener.into_std()?)?)
+                        .acceptor(CappedAcceptor::new(DefaultAcceptor, max_connections))
+                        .handle(handle)
+                        .serve(router.into_make_service())
+                        .await
+                };
+                if let Err(error) = served.await {
                     warn!(%error, "metrics server stopped");
                 }
             });
         }
+        let handle = axum_server::Handle::new();
+        let capped = CappedAcceptor::new(DefaultAcceptor, max_connections);
+        // Connection info gives the sign-in page the client address its
+        // per-address budget counts by.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {
             None => {
-                // Connection info gives the sign-in page the client address
-                // its per-address budget counts by.
-                axum::serve(
-                    self.listener,
-                    self.router
-                        .into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(stopped(stop_rx))
-                .await?
+                let h = handle.clone();
+                tokio::spawn(async move {
+                    stopped(stop_rx).await;
+                    // Like `axum::serve`: the requests in flight finish.
+                    h.graceful_shutdown(None);
+                });
+                conn::limit(axum_server::from_tcp(self.listener.into_std()?)?)
+                    .acceptor(capped)
+                    .handle(handle)
+                    .serve(service)
+                    .await?;
             }
             Some((cert, key)) => {
                 let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
@@ -324,18 +379,15 @@ impl Application {
                             key.display()
                         )
                     })?;
-                let handle = axum_server::Handle::new();
                 let h = handle.clone();
                 tokio::spawn(async move {
                     stopped(stop_rx).await;
                     h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
                 });
-                axum_server::from_tcp_rustls(self.listener.into_std()?, config)?
+                conn::limit(axum_server::from_tcp(self.listener.into_std()?)?)
+                    .acceptor(RustlsAcceptor::new(config).acceptor(capped))
                     .handle(handle)
-                    .serve(
-                        self.router
-                            .into_make_service_with_connect_info::<SocketAddr>(),
-                    )
+                    .serve(service)
                     .await?;
             }
         }

@@ -14,13 +14,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
-use pod_adapters_local::{LocalAccessTokens, LocalTokenConfig, LocalUsers, Outbox, SystemClock};
+use pod_adapters_local::{LocalUsers, Outbox, SystemClock};
 use pod_ports::{AccountStore, Clock, StoreError};
 use tracing_subscriber::EnvFilter;
 
 use crate::app::{
-    Application, local_token_key, open_existing_store, open_store, require_data_dir,
-    shutdown_signal,
+    Application, local_access_tokens, local_token_key, open_existing_store, open_store,
+    require_data_dir, shutdown_signal,
 };
 use crate::settings::{
     AUTH0_HELP, DataArgs, DataDirArgs, FlagsGiven, ServeArgs, Settings, StoreArgs, parse_duration,
@@ -402,16 +402,9 @@ pub async fn issue_token(data: &DataArgs, name: &str, ttl: Duration) -> anyhow::
     let Some(user) = users.find(name).await? else {
         bail!("no user {name}; add one with `pod users add {name} --email ...`")
     };
-    let key = local_token_key(&data.data_dir)?;
     let clock = Arc::new(SystemClock);
-    let tokens = LocalAccessTokens::new(
-        &key,
-        LocalTokenConfig {
-            audience: data.api_audience.clone(),
-            ..Default::default()
-        },
-        clock.clone(),
-    );
+    let key = local_token_key(&data.data_dir)?;
+    let tokens = local_access_tokens(&key, &data.api_audience, clock.clone());
     Ok(tokens.issue(&user.id, ttl, clock.now()))
 }
 

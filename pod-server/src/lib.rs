@@ -9,5 +9,6 @@
 pub mod app;
 pub mod auth0;
 pub mod cli;
+pub mod conn;
 pub mod settings;
 pub mod simulate;

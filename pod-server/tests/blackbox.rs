@@ -33,6 +33,8 @@ fn cluster_tests_skipped() {
          `bash scripts/test.sh` runs them against a throwaway PostgreSQL cluster"
     );
 }
+#[path = "blackbox/hardening.rs"]
+mod hardening;
 #[path = "blackbox/simulate.rs"]
 mod simulate;
 
@@ -60,6 +62,23 @@ fn speech(answer: &SkillAnswer) -> &str {
         .unwrap_or_else(|| panic!("no speech: {}", answer.body))
 }
 
+/// Fails unless what Alexa says in `answer` contains `words`.
+fn assert_says(answer: &SkillAnswer, words: &str) {
+    let speech = speech(answer);
+    assert!(speech.contains(words), "{speech}");
+}
+
+/// Authorizes the pending order with `code`, spoken, which confirms it.
+async fn authorize_confirms(alexa: &mut Simulator, code: &str) -> SkillAnswer {
+    let answer = alexa
+        .say(&format!("authorize {}", spoken(code)))
+        .await
+        .unwrap();
+    let speech = speech(&answer);
+    assert!(speech.starts_with("Order confirmed."), "{speech}");
+    answer
+}
+
 /// Alexa needs `shouldEndSession` on every answer with speech.
 fn session_open(answer: &SkillAnswer) -> bool {
     let flag = &answer.body["response"]["shouldEndSession"];
@@ -79,6 +98,14 @@ fn order_intent() -> Utterance {
             ("Toppings".into(), "pepperoni".into()),
         ],
     }
+}
+
+/// The holder of `token` has no order, pending or confirmed.
+async fn assert_no_orders(app: &TestApp, token: &str) {
+    assert_eq!(
+        app.orders(token).await,
+        json!({"pending": null, "confirmed": []})
+    );
 }
 
 fn now() -> Timestamp {
@@ -132,15 +159,7 @@ async fn the_whole_conversation_orders_and_confirms_a_pizza() {
     assert!(session_open(&wrong));
     assert_eq!(app.orders(&token).await["pending"]["failed_attempts"], 1);
 
-    let right = alexa
-        .say(&format!("authorize {}", spoken(&sent.code)))
-        .await
-        .unwrap();
-    assert!(
-        speech(&right).starts_with("Order confirmed."),
-        "{}",
-        speech(&right)
-    );
+    let right = authorize_confirms(&mut alexa, &sent.code).await;
     assert!(!session_open(&right));
 
     let orders = app.orders(&token).await;
@@ -153,10 +172,7 @@ async fn the_whole_conversation_orders_and_confirms_a_pizza() {
         .api(Method::DELETE, "/api/orders/confirmed", Some(&token), None)
         .await;
     assert_eq!((status, cleared), (200, json!({"cleared": 1})));
-    assert_eq!(
-        app.orders(&token).await,
-        json!({"pending": null, "confirmed": []})
-    );
+    assert_no_orders(&app, &token).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,7 +184,7 @@ async fn the_skill_answers_odd_turns_helpfully() {
     let mut stranger = app.alexa(None);
     let answer = stranger.say(ORDER).await.unwrap();
     assert_eq!(answer.card_type(), Some("LinkAccount"));
-    assert!(speech(&answer).contains("link"), "{}", speech(&answer));
+    assert_says(&answer, "link");
     assert!(!session_open(&answer));
     // A token that is not one: the same.
     let mut forger = app.alexa(Some("not.a.token"));
@@ -180,19 +196,15 @@ async fn the_skill_answers_odd_turns_helpfully() {
         .say("get me a large pizza with anchovies")
         .await
         .unwrap();
-    assert!(speech(&answer).contains("anchovies"), "{}", speech(&answer));
+    assert_says(&answer, "anchovies");
     assert!(session_open(&answer));
 
     let answer = alexa.intent("MakeMeCoffeeIntent", &[]).await.unwrap();
-    assert!(
-        speech(&answer).contains("get me a large pizza with pepperoni"),
-        "{}",
-        speech(&answer)
-    );
+    assert_says(&answer, "get me a large pizza with pepperoni");
     assert!(session_open(&answer));
 
     let help = alexa.say("help").await.unwrap();
-    assert!(speech(&help).contains("authorize"), "{}", speech(&help));
+    assert_says(&help, "authorize");
     assert!(session_open(&help));
     let fallback = alexa.say("sing me a song").await.unwrap();
     assert!(session_open(&fallback));
@@ -206,27 +218,16 @@ async fn the_skill_answers_odd_turns_helpfully() {
 
     // An authorization with nothing to authorize, and a code not heard.
     let answer = alexa.say("authorize one two three four").await.unwrap();
-    assert!(
-        speech(&answer).contains("no order waiting"),
-        "{}",
-        speech(&answer)
-    );
+    assert_says(&answer, "no order waiting");
     let answer = alexa
         .intent("AuthorizePizzaOrderIntent", &[("Code".into(), "?".into())])
         .await
         .unwrap();
-    assert!(
-        speech(&answer).contains("didn't catch"),
-        "{}",
-        speech(&answer)
-    );
+    assert_says(&answer, "didn't catch");
     assert!(session_open(&answer));
 
     assert!(app.outbox().is_empty());
-    assert_eq!(
-        app.orders(&token).await,
-        json!({"pending": null, "confirmed": []})
-    );
+    assert_no_orders(&app, &token).await;
 }
 
 // ------------------------------------------------------ verification
@@ -326,19 +327,8 @@ async fn requests_that_fail_verification_are_refused_and_touch_nothing() {
     }
 
     assert!(app.outbox().is_empty(), "no code was sent");
-    assert_eq!(
-        app.orders(&token).await,
-        json!({"pending": null, "confirmed": []})
-    );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_no_orders(&app, &token).await;
+    let metrics = app.metrics().await;
     for (_, _, reason) in &cases {
         assert!(
             metrics.contains(&format!(
@@ -355,15 +345,7 @@ async fn requests_that_fail_verification_are_refused_and_touch_nothing() {
     assert_eq!(app.outbox().len(), 1);
     // The accepted order was committed by the group-committing writer, and
     // its batch is in the metrics.
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let batches: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("pod_store_commit_batch_size_count "))
@@ -385,23 +367,15 @@ async fn brute_force_cancels_the_order_and_the_right_code_no_longer_confirms() {
 
     for left in ["2 attempts left", "1 attempt left"] {
         let answer = alexa.say(&format!("authorize {wrong}")).await.unwrap();
-        assert!(speech(&answer).contains(left), "{}", speech(&answer));
+        assert_says(&answer, left);
         assert!(session_open(&answer));
     }
     let last = alexa.say(&format!("authorize {wrong}")).await.unwrap();
-    assert!(
-        speech(&last).contains("cancelled the order"),
-        "{}",
-        speech(&last)
-    );
+    assert_says(&last, "cancelled the order");
     assert!(!session_open(&last));
 
     let late = alexa.say(&format!("authorize {code}")).await.unwrap();
-    assert!(
-        speech(&late).contains("no order waiting"),
-        "{}",
-        speech(&late)
-    );
+    assert_says(&late, "no order waiting");
     let (status, body) = app
         .api(
             Method::POST,
@@ -412,10 +386,7 @@ async fn brute_force_cancels_the_order_and_the_right_code_no_longer_confirms() {
         .await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"], "no_pending_order");
-    assert_eq!(
-        app.orders(&token).await,
-        json!({"pending": null, "confirmed": []})
-    );
+    assert_no_orders(&app, &token).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -434,11 +405,7 @@ async fn the_sixth_order_in_an_hour_is_refused() {
     }
     let before = app.orders(&token).await;
     let refused = alexa.say(ORDER).await.unwrap();
-    assert!(
-        speech(&refused).contains("too many codes"),
-        "{}",
-        speech(&refused)
-    );
+    assert_says(&refused, "too many codes");
     assert!(!session_open(&refused));
 
     let sent = app.outbox();
@@ -715,18 +682,10 @@ async fn auth0_conversation(
         .say(&format!("authorize {}", spoken(&wrong_code(&code))))
         .await
         .unwrap();
-    assert!(speech(&wrong).contains("not right"), "{}", speech(&wrong));
+    assert_says(&wrong, "not right");
     assert!(session_open(&wrong));
 
-    let right = alexa
-        .say(&format!("authorize {}", spoken(&code)))
-        .await
-        .unwrap();
-    assert!(
-        speech(&right).starts_with("Order confirmed."),
-        "{}",
-        speech(&right)
-    );
+    authorize_confirms(&mut alexa, &code).await;
     let orders = app.orders(token).await;
     assert_eq!(orders["pending"], Value::Null);
     assert_eq!(orders["confirmed"][0]["state"], "confirmed");

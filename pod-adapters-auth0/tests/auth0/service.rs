@@ -60,11 +60,7 @@ async fn a_warm_order_and_its_confirmation_cost_one_upstream_call_one_read_and_o
         PlaceOutcome::Placed { .. }
     ));
     assert_eq!(fake.request_count().await - before, 1, "warm order");
-    let one_each = RoundTrips {
-        loads: 1,
-        commits: 1,
-        other_reads: 0,
-    };
+    let one_each = RoundTrips::ONE_LOAD_ONE_COMMIT;
     assert_eq!(store.take(), one_each, "warm order");
     let before = fake.request_count().await;
     assert!(matches!(confirm().await, ConfirmOutcome::Confirmed(_)));

@@ -75,8 +75,18 @@ async fn answer_intent(
     intent: &Intent,
 ) -> ResponseEnvelope {
     match &intent.name {
-        IntentName::GetMeSomePizza => order(service, metrics, envelope, intent).await,
-        IntentName::AuthorizePizzaOrder => authorize(service, metrics, envelope, intent).await,
+        IntentName::GetMeSomePizza | IntentName::AuthorizePizzaOrder => {
+            // Both act for the customer the account is linked to.
+            let customer = match linked_customer(service, metrics, envelope).await {
+                Ok(customer) => customer,
+                Err(answer) => return answer,
+            };
+            if intent.name == IntentName::GetMeSomePizza {
+                order(service, metrics, &customer, intent).await
+            } else {
+                authorize(service, metrics, &customer, intent).await
+            }
+        }
         IntentName::Help => ResponseEnvelope::ask(HELP, ORDER_HINT),
         IntentName::Stop | IntentName::Cancel | IntentName::NavigateHome => {
             ResponseEnvelope::tell(GOODBYE)
@@ -98,13 +108,9 @@ async fn answer_intent(
 async fn order(
     service: &OrderingService,
     metrics: &Metrics,
-    envelope: &RequestEnvelope,
+    customer: &CustomerId,
     intent: &Intent,
 ) -> ResponseEnvelope {
-    let customer = match linked_customer(service, metrics, envelope).await {
-        Ok(customer) => customer,
-        Err(answer) => return answer,
-    };
     let pizza = match Pizza::from_spoken(intent.slot("Size"), intent.slot("Toppings")) {
         Ok(pizza) => pizza,
         Err(error) => {
@@ -112,7 +118,7 @@ async fn order(
             return misunderstood_pizza(&error);
         }
     };
-    match service.place_order_for(&customer, pizza).await {
+    match service.place_order_for(customer, pizza).await {
         Ok(PlaceOutcome::Placed { order, superseded }) => {
             metrics.code_sent();
             let place = order
@@ -158,13 +164,9 @@ async fn order(
 async fn authorize(
     service: &OrderingService,
     metrics: &Metrics,
-    envelope: &RequestEnvelope,
+    customer: &CustomerId,
     intent: &Intent,
 ) -> ResponseEnvelope {
-    let customer = match linked_customer(service, metrics, envelope).await {
-        Ok(customer) => customer,
-        Err(answer) => return answer,
-    };
     let Some(code) = intent
         .slot("Code")
         .and_then(|spoken| OneTimeCode::parse(spoken).ok())
@@ -178,7 +180,7 @@ async fn authorize(
             CODE_HINT,
         );
     };
-    match service.confirm_order_for(&customer, &code).await {
+    match service.confirm_order_for(customer, &code).await {
         Ok(ConfirmOutcome::Confirmed(order)) => {
             metrics.confirmed();
             ResponseEnvelope::tell(format!(

@@ -142,21 +142,15 @@ fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
     last.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
 }
 
-/// A passwordless form post, checked: what the handler works on, or the
-/// answer for someone already signed in.
-enum Posted<F> {
-    Ready(SessionId, Session, F),
-    SignedIn(Response),
-}
-
 /// What both passwordless form handlers check first: passwordless sign-in is
-/// on, the form parses, and its CSRF token is the session's.
+/// on, the form parses, and its CSRF token is the session's. The session and
+/// the form to work on; `Ok(None)` when the visitor is signed in already.
 async fn passwordless_post<F>(
     state: &AppState,
     jar: &CookieJar,
     form: Result<Form<F>, FormRejection>,
     csrf: impl Fn(&F) -> Option<&str>,
-) -> Result<Posted<F>, AppError> {
+) -> Result<Option<(SessionId, Session, F)>, AppError> {
     if !matches!(state.web.method, SignInMethod::Passwordless) {
         return Err(AppError::NotFound);
     }
@@ -165,9 +159,9 @@ async fn passwordless_post<F>(
     };
     let (id, session) = posted_session(state, jar, csrf(&form)).await?;
     if session.customer.is_some() {
-        return Ok(Posted::SignedIn(state.redirect("")));
+        return Ok(None);
     }
-    Ok(Posted::Ready(id, session, form))
+    Ok(Some((id, session, form)))
 }
 
 /// `POST /app/sign-in`: send a code to the user with this name or email.
@@ -179,11 +173,11 @@ pub(crate) async fn send_code(
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        let (id, _, form) =
-            match passwordless_post(&state, &jar, form, |f| f.csrf.as_deref()).await? {
-                Posted::Ready(id, session, form) => (id, session, form),
-                Posted::SignedIn(answer) => return Ok(answer),
-            };
+        let Some((id, _, form)) =
+            passwordless_post(&state, &jar, form, |f| f.csrf.as_deref()).await?
+        else {
+            return Ok(state.redirect(""));
+        };
         let forwarded = state
             .web
             .config
@@ -238,11 +232,11 @@ pub(crate) async fn enter_code(
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        let (id, session, form) =
-            match passwordless_post(&state, &jar, form, |f| f.csrf.as_deref()).await? {
-                Posted::Ready(id, session, form) => (id, session, form),
-                Posted::SignedIn(answer) => return Ok(answer),
-            };
+        let Some((id, session, form)) =
+            passwordless_post(&state, &jar, form, |f| f.csrf.as_deref()).await?
+        else {
+            return Ok(state.redirect(""));
+        };
         let Some(mut pending) = PendingCode::read(&session) else {
             return Ok(state.redirect("/sign-in"));
         };
@@ -250,12 +244,10 @@ pub(crate) async fn enter_code(
         let code = match OneTimeCode::parse(&form.code) {
             Ok(code) if code.expose().len() == digits as usize => code,
             _ => {
-                return Ok(sign_in_page(
+                return Ok(refused_code_page(
                     &state,
                     &session,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some("Enter the code as digits only."),
+                    "Enter the code as digits only.",
                 ));
             }
         };
@@ -274,49 +266,26 @@ pub(crate) async fn enter_code(
                 }
             }
         };
-        match outcome {
+        let start_over_because = match outcome {
             CodeOutcome::SignedIn { customer, unlocked } => {
-                sign_in_as(&state, jar, &id, &customer, unlocked).await
+                return sign_in_as(&state, jar, &id, &customer, unlocked).await;
             }
             CodeOutcome::WrongCode => {
                 pending.failures = pending.failures.saturating_add(1);
                 state.web.sessions.set_pending(&id, pending.write()).await?;
-                Ok(sign_in_page(
+                return Ok(refused_code_page(
                     &state,
                     &session,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some("That code is not right. Check it and try again."),
-                ))
+                    "That code is not right. Check it and try again.",
+                ));
             }
-            CodeOutcome::Expired => {
-                start_over(
-                    &state,
-                    &id,
-                    session,
-                    "That code has expired. Ask for a new one.",
-                )
-                .await
-            }
+            CodeOutcome::Expired => "That code has expired. Ask for a new one.",
             CodeOutcome::Locked => {
-                start_over(
-                    &state,
-                    &id,
-                    session,
-                    "Too many wrong codes: codes for this account are paused for a while.",
-                )
-                .await
+                "Too many wrong codes: codes for this account are paused for a while."
             }
-            _ => {
-                start_over(
-                    &state,
-                    &id,
-                    session,
-                    "That code was wrong too often. Ask for a new one.",
-                )
-                .await
-            }
-        }
+            _ => "That code was wrong too often. Ask for a new one.",
+        };
+        start_over(&state, &id, session, start_over_because).await
     }
     .await;
     result.unwrap_or_else(|error| state.error_page(error))
@@ -331,13 +300,18 @@ async fn start_over(
 ) -> Result<Response, AppError> {
     state.web.sessions.set_pending(id, None).await?;
     session.pending = None;
-    Ok(sign_in_page(
+    Ok(refused_code_page(state, &session, message))
+}
+
+/// The sign-in page answering an entered code with `message` (422).
+fn refused_code_page(state: &AppState, session: &Session, message: &str) -> Response {
+    sign_in_page(
         state,
-        &session,
+        session,
         StatusCode::UNPROCESSABLE_ENTITY,
         None,
         Some(message),
-    ))
+    )
 }
 
 /// Rotates the sign-in session into the customer's and goes to the orders.

@@ -219,6 +219,36 @@ impl Env {
         self.send(request.body(Body::from(body)).unwrap()).await
     }
 
+    /// Asks for a sign-in code for `login` in the sign-in session `cookie`.
+    async fn ask_code(&self, cookie: &str, csrf: &str, login: &str) -> Page {
+        self.post(
+            "/app/sign-in",
+            Some(cookie),
+            &[("csrf", csrf), ("login", login)],
+        )
+        .await
+    }
+
+    /// Enters `code` in the sign-in session `cookie`.
+    async fn enter_code(&self, cookie: &str, csrf: &str, code: &str) -> Page {
+        self.post(
+            "/app/sign-in/code",
+            Some(cookie),
+            &[("csrf", csrf), ("code", code)],
+        )
+        .await
+    }
+
+    /// Opens `/app/events` for the session `cookie`: the response, its
+    /// body unread.
+    async fn open_events(&self, cookie: &str) -> axum::response::Response {
+        let request = Request::get("/app/events")
+            .header(header::COOKIE, format!("pod_session={cookie}"))
+            .body(Body::empty())
+            .unwrap();
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
     /// Opens the sign-in page: the anonymous session's cookie and token.
     async fn start(&self) -> (String, String) {
         let page = self.get("/app/sign-in", None).await;
@@ -229,21 +259,9 @@ impl Env {
     /// Signs `demo` in; the signed-in session's cookie and CSRF token.
     async fn sign_in(&self) -> (String, String) {
         let (cookie, csrf) = self.start().await;
-        let sent = self
-            .post(
-                "/app/sign-in",
-                Some(&cookie),
-                &[("csrf", &csrf), ("login", "demo")],
-            )
-            .await;
+        let sent = self.ask_code(&cookie, &csrf, "demo").await;
         assert_eq!(sent.status, StatusCode::SEE_OTHER);
-        let done = self
-            .post(
-                "/app/sign-in/code",
-                Some(&cookie),
-                &[("csrf", &csrf), ("code", CODE)],
-            )
-            .await;
+        let done = self.enter_code(&cookie, &csrf, CODE).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
         let cookie = done.session_cookie().unwrap();
         let page = self.get("/app", Some(&cookie)).await;
@@ -282,6 +300,22 @@ fn assert_security_headers(page: &Page) {
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(h("x-content-type-options"), "nosniff");
     assert_eq!(h("referrer-policy"), "same-origin");
+}
+
+/// The next whole event of a stream (up to its blank line), within 5 s.
+async fn next_event(body: &mut Body) -> String {
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("an event in time")
+            .unwrap()
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    text
 }
 
 /// Every `src`/`href`/`action` is a path on pod (or a fragment).
@@ -349,23 +383,11 @@ async fn cookies_are_secure_and_scoped_to_the_base_path_when_configured() {
 async fn a_code_from_the_outbox_signs_in_and_rotates_the_session() {
     let env = env().await;
     let (anonymous, csrf) = env.start().await;
-    let sent = env
-        .post(
-            "/app/sign-in",
-            Some(&anonymous),
-            &[("csrf", &csrf), ("login", "DEMO@example.com")],
-        )
-        .await;
+    let sent = env.ask_code(&anonymous, &csrf, "DEMO@example.com").await;
     assert_eq!(sent.location(), "/app/sign-in");
     let code_page = env.get("/app/sign-in", Some(&anonymous)).await;
     assert!(code_page.body.contains("name=\"code\""), "the code form");
-    let done = env
-        .post(
-            "/app/sign-in/code",
-            Some(&anonymous),
-            &[("csrf", &csrf), ("code", CODE)],
-        )
-        .await;
+    let done = env.enter_code(&anonymous, &csrf, CODE).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     assert_eq!(done.location(), "/app?notice=signed-in");
     let signed_in = done.session_cookie().unwrap();
@@ -383,41 +405,19 @@ async fn a_code_from_the_outbox_signs_in_and_rotates_the_session() {
 async fn a_replayed_code_form_does_nothing() {
     let env = env().await;
     let (anonymous, csrf) = env.start().await;
-    env.post(
-        "/app/sign-in",
-        Some(&anonymous),
-        &[("csrf", &csrf), ("login", "demo")],
-    )
-    .await;
-    let form = [("csrf", csrf.as_str()), ("code", CODE)];
-    let first = env.post("/app/sign-in/code", Some(&anonymous), &form).await;
+    env.ask_code(&anonymous, &csrf, "demo").await;
+    let first = env.enter_code(&anonymous, &csrf, CODE).await;
     assert_eq!(first.status, StatusCode::SEE_OTHER);
-    let again = env.post("/app/sign-in/code", Some(&anonymous), &form).await;
+    let again = env.enter_code(&anonymous, &csrf, CODE).await;
     assert_eq!(again.status, StatusCode::FORBIDDEN);
     assert!(again.session_cookie().is_none());
 
     // The used code does not sign in a fresh sign-in either.
     let (cookie, csrf) = env.start().await;
-    env.post(
-        "/app/sign-in",
-        Some(&cookie),
-        &[("csrf", &csrf), ("login", "demo")],
-    )
-    .await;
+    env.ask_code(&cookie, &csrf, "demo").await;
     // The fixed code generator draws the same digits, so consume the new code first.
-    env.post(
-        "/app/sign-in/code",
-        Some(&cookie),
-        &[("csrf", &csrf), ("code", CODE)],
-    )
-    .await;
-    let replay = env
-        .post(
-            "/app/sign-in/code",
-            Some(&cookie),
-            &[("csrf", &csrf), ("code", CODE)],
-        )
-        .await;
+    env.enter_code(&cookie, &csrf, CODE).await;
+    let replay = env.enter_code(&cookie, &csrf, CODE).await;
     assert_eq!(replay.status, StatusCode::FORBIDDEN);
 }
 
@@ -427,21 +427,9 @@ async fn an_unknown_login_looks_like_a_known_one() {
     let mut pages = Vec::new();
     for login in ["demo", "nobody"] {
         let (cookie, csrf) = env.start().await;
-        let sent = env
-            .post(
-                "/app/sign-in",
-                Some(&cookie),
-                &[("csrf", &csrf), ("login", login)],
-            )
-            .await;
+        let sent = env.ask_code(&cookie, &csrf, login).await;
         let page = env.get("/app/sign-in", Some(&cookie)).await;
-        let wrong = env
-            .post(
-                "/app/sign-in/code",
-                Some(&cookie),
-                &[("csrf", &csrf), ("code", WRONG)],
-            )
-            .await;
+        let wrong = env.enter_code(&cookie, &csrf, WRONG).await;
         let strip = |p: &Page| p.body.replace(&csrf, "");
         pages.push((
             sent.status,
@@ -458,24 +446,8 @@ async fn an_unknown_login_looks_like_a_known_one() {
 async fn wrong_codes_are_limited_as_in_the_voice_flow() {
     let env = env().await;
     let (cookie, csrf) = env.start().await;
-    env.post(
-        "/app/sign-in",
-        Some(&cookie),
-        &[("csrf", &csrf), ("login", "demo")],
-    )
-    .await;
-    let attempt = |code: &'static str| {
-        let (cookie, csrf) = (cookie.clone(), csrf.clone());
-        let env = &env;
-        async move {
-            env.post(
-                "/app/sign-in/code",
-                Some(&cookie),
-                &[("csrf", &csrf), ("code", code)],
-            )
-            .await
-        }
-    };
+    env.ask_code(&cookie, &csrf, "demo").await;
+    let attempt = async |code| env.enter_code(&cookie, &csrf, code).await;
     let first = attempt(WRONG).await;
     assert_eq!(first.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(first.body.contains("not right"));
@@ -486,13 +458,7 @@ async fn wrong_codes_are_limited_as_in_the_voice_flow() {
     let right = attempt(CODE).await;
     assert_eq!(right.location(), "/app/sign-in");
     assert!(right.session_cookie().is_none(), "not signed in");
-    let sent = env
-        .post(
-            "/app/sign-in",
-            Some(&cookie),
-            &[("csrf", &csrf), ("login", "demo")],
-        )
-        .await;
+    let sent = env.ask_code(&cookie, &csrf, "demo").await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER);
     let malformed = attempt("12ab").await;
     assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -503,20 +469,9 @@ async fn wrong_codes_are_limited_as_in_the_voice_flow() {
 async fn an_expired_code_is_refused() {
     let env = env().await;
     let (cookie, csrf) = env.start().await;
-    env.post(
-        "/app/sign-in",
-        Some(&cookie),
-        &[("csrf", &csrf), ("login", "demo")],
-    )
-    .await;
+    env.ask_code(&cookie, &csrf, "demo").await;
     env.clock.advance(Duration::from_secs(6 * 60));
-    let page = env
-        .post(
-            "/app/sign-in/code",
-            Some(&cookie),
-            &[("csrf", &csrf), ("code", CODE)],
-        )
-        .await;
+    let page = env.enter_code(&cookie, &csrf, CODE).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.body.contains("expired"), "{}", page.body);
     assert!(page.session_cookie().is_none());
@@ -529,13 +484,7 @@ async fn sign_in_codes_do_not_spend_the_voice_order_budget() {
         env.place_order().await;
     }
     let (cookie, csrf) = env.start().await;
-    let sent = env
-        .post(
-            "/app/sign-in",
-            Some(&cookie),
-            &[("csrf", &csrf), ("login", "demo")],
-        )
-        .await;
+    let sent = env.ask_code(&cookie, &csrf, "demo").await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER);
     let account = env.store.load_account(&env.demo).await.unwrap();
     assert_eq!(account.order_sends().times().len(), 5);
@@ -553,22 +502,12 @@ async fn wrong_sign_in_codes_lock_the_account_and_a_locked_account_gets_no_code(
     let mut wrong_codes = 0;
     while wrong_codes < lockout_after {
         let (cookie, csrf) = env.start().await;
-        env.post(
-            "/app/sign-in",
-            Some(&cookie),
-            &[("csrf", &csrf), ("login", "demo")],
-        )
-        .await;
+        env.ask_code(&cookie, &csrf, "demo").await;
         for _ in 0..ConfirmationPolicy::default().max_failed_attempts() {
             if wrong_codes == lockout_after {
                 break;
             }
-            env.post(
-                "/app/sign-in/code",
-                Some(&cookie),
-                &[("csrf", &csrf), ("code", "0000")],
-            )
-            .await;
+            env.enter_code(&cookie, &csrf, "0000").await;
             wrong_codes += 1;
         }
     }
@@ -577,13 +516,7 @@ async fn wrong_sign_in_codes_lock_the_account_and_a_locked_account_gets_no_code(
     let sends = account.sign_in_sends().times().len();
     // Locked: asking again sends nothing, and the page says why.
     let (cookie, csrf) = env.start().await;
-    let page = env
-        .post(
-            "/app/sign-in",
-            Some(&cookie),
-            &[("csrf", &csrf), ("login", "demo")],
-        )
-        .await;
+    let page = env.ask_code(&cookie, &csrf, "demo").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.location(), "/app/sign-in?notice=not-sent-locked");
     let account = env.store.load_account(&env.demo).await.unwrap();
@@ -779,42 +712,18 @@ async fn assets_are_served_with_cache_headers() {
 async fn the_event_stream_opens_with_the_orders_and_follows_changes() {
     let env = env().await;
     let (cookie, _) = env.sign_in().await;
-    let response = env
-        .router
-        .clone()
-        .oneshot(
-            Request::get("/app/events")
-                .header(header::COOKIE, format!("pod_session={cookie}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let response = env.open_events(&cookie).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers().get(header::CONTENT_TYPE).unwrap(),
         "text/event-stream"
     );
     let mut body = response.into_body();
-    let mut next = async || {
-        let mut text = String::new();
-        while !text.contains("\n\n") {
-            let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
-                .await
-                .expect("an event in time")
-                .unwrap()
-                .unwrap();
-            if let Ok(data) = frame.into_data() {
-                text.push_str(&String::from_utf8_lossy(&data));
-            }
-        }
-        text
-    };
-    let first = next().await;
+    let first = next_event(&mut body).await;
     assert!(first.contains("event: orders"), "{first}");
     assert!(first.contains("No order is waiting"));
     env.place_order().await;
-    let second = next().await;
+    let second = next_event(&mut body).await;
     assert!(second.contains("Large pizza"), "{second}");
 }
 
@@ -822,34 +731,10 @@ async fn the_event_stream_opens_with_the_orders_and_follows_changes() {
 async fn the_event_stream_sends_a_fresh_snapshot_on_resync() {
     let env = env().await;
     let (cookie, _) = env.sign_in().await;
-    let response = env
-        .router
-        .clone()
-        .oneshot(
-            Request::get("/app/events")
-                .header(header::COOKIE, format!("pod_session={cookie}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let response = env.open_events(&cookie).await;
     assert_eq!(response.status(), StatusCode::OK);
     let mut body = response.into_body();
-    let mut next = async || {
-        let mut text = String::new();
-        while !text.contains("\n\n") {
-            let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
-                .await
-                .expect("an event in time")
-                .unwrap()
-                .unwrap();
-            if let Ok(data) = frame.into_data() {
-                text.push_str(&String::from_utf8_lossy(&data));
-            }
-        }
-        text
-    };
-    let first = next().await;
+    let first = next_event(&mut body).await;
     assert!(first.contains("No order is waiting"), "{first}");
     // An order whose event never reaches this hub (lost on the way from
     // another server), then the hub's resync: the stream reloads and shows
@@ -857,7 +742,7 @@ async fn the_event_stream_sends_a_fresh_snapshot_on_resync() {
     let pizza = Pizza::new(PizzaSize::Large, [Topping::Pepperoni]).unwrap();
     env.unheard.place_order_for(&env.demo, pizza).await.unwrap();
     env.events.resync();
-    let second = next().await;
+    let second = next_event(&mut body).await;
     assert!(second.contains("event: orders"), "{second}");
     assert!(second.contains("Large pizza"), "{second}");
 }
@@ -900,31 +785,11 @@ async fn behind_a_trusted_proxy_the_sign_in_brake_counts_the_forwarded_address()
 async fn the_event_stream_ends_at_shutdown() {
     let env = env().await;
     let (cookie, _) = env.sign_in().await;
-    let response = env
-        .router
-        .clone()
-        .oneshot(
-            Request::get("/app/events")
-                .header(header::COOKIE, format!("pod_session={cookie}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let response = env.open_events(&cookie).await;
     let mut body = response.into_body();
     // The first snapshot, then the shutdown: the body ends (no frame left),
     // so a graceful shutdown does not wait on it.
-    let mut text = String::new();
-    while !text.contains("\n\n") {
-        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
-            .await
-            .expect("an event in time")
-            .unwrap()
-            .unwrap();
-        if let Ok(data) = frame.into_data() {
-            text.push_str(&String::from_utf8_lossy(&data));
-        }
-    }
+    next_event(&mut body).await;
     env.events.shutdown();
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
@@ -990,6 +855,22 @@ async fn begin(env: &Env) -> (String, BTreeMap<String, String>) {
     (page.session_cookie().unwrap(), query)
 }
 
+/// Makes the mock Auth0 answer every code exchange with `id_token`.
+async fn token_endpoint_answers(server: &MockServer, id_token: String) {
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id_token": id_token })))
+        .mount(server)
+        .await;
+}
+
+/// The provider sending the browser of session `cookie` back with a code and
+/// `state`.
+async fn callback(env: &Env, state: &str, cookie: &str) -> Page {
+    let uri = format!("/app/callback?code=c0de&state={state}");
+    env.get(&uri, Some(cookie)).await
+}
+
 #[tokio::test]
 async fn oidc_sign_in_uses_pkce_state_and_nonce_and_rotates_the_session() {
     let (env, server, _) = oidc_env().await;
@@ -998,20 +879,8 @@ async fn oidc_sign_in_uses_pkce_state_and_nonce_and_rotates_the_session() {
     let (cookie, q) = begin(&env).await;
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["redirect_uri"], "https://pod.example/app/callback");
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({ "id_token": id_token("auth0|alice", &q["nonce"]) })),
-        )
-        .mount(&server)
-        .await;
-    let done = env
-        .get(
-            &format!("/app/callback?code=c0de&state={}", q["state"]),
-            Some(&cookie),
-        )
-        .await;
+    token_endpoint_answers(&server, id_token("auth0|alice", &q["nonce"])).await;
+    let done = callback(&env, &q["state"], &cookie).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(done.location(), "/app?notice=signed-in");
     let signed_in = done.session_cookie().unwrap();
@@ -1019,12 +888,7 @@ async fn oidc_sign_in_uses_pkce_state_and_nonce_and_rotates_the_session() {
     let page = env.get("/app", Some(&signed_in)).await;
     assert_eq!(page.status, StatusCode::OK);
     // The callback works once.
-    let again = env
-        .get(
-            &format!("/app/callback?code=c0de&state={}", q["state"]),
-            Some(&cookie),
-        )
-        .await;
+    let again = callback(&env, &q["state"], &cookie).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
 
     let out = env
@@ -1059,20 +923,8 @@ async fn oidc_callbacks_with_a_bad_state_or_nonce_are_refused() {
     );
 
     let (cookie, q) = begin(&env).await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({ "id_token": id_token("auth0|alice", "another-nonce") })),
-        )
-        .mount(&server)
-        .await;
-    let bad_nonce = env
-        .get(
-            &format!("/app/callback?code=c0de&state={}", q["state"]),
-            Some(&cookie),
-        )
-        .await;
+    token_endpoint_answers(&server, id_token("auth0|alice", "another-nonce")).await;
+    let bad_nonce = callback(&env, &q["state"], &cookie).await;
     assert_eq!(bad_nonce.status, StatusCode::BAD_REQUEST);
     assert!(bad_nonce.session_cookie().is_none());
 

@@ -173,6 +173,26 @@ impl Env {
         (status, json_of(&body))
     }
 
+    /// `POST /api/orders` with `order` as the holder of `token`.
+    async fn place(&self, token: Option<&str>, order: Value) -> (StatusCode, Value) {
+        self.api(Method::POST, "/api/orders", token, Some(order))
+            .await
+    }
+
+    /// `POST /api/orders/confirm` with `code` as the holder of `token`.
+    async fn confirm(&self, token: Option<&str>, code: &str) -> (StatusCode, Value) {
+        let body = json!({ "code": code });
+        self.api(Method::POST, "/api/orders/confirm", token, Some(body))
+            .await
+    }
+
+    /// `GET /api/orders` as the holder of `token`: the listing.
+    async fn listed(&self, token: Option<&str>) -> Value {
+        let (status, listed) = self.api(Method::GET, "/api/orders", token, None).await;
+        assert_eq!(status, StatusCode::OK, "{listed}");
+        listed
+    }
+
     /// Posts an envelope to `/alexa` (unsigned: verification is off).
     async fn alexa(&self, envelope: &Value) -> (StatusCode, Value) {
         self.alexa_bytes(envelope.to_string().into_bytes(), &[])
@@ -404,11 +424,9 @@ async fn the_api_places_confirms_lists_and_clears() {
     let env = Env::new().await;
     let demo = Some(env.demo.as_str());
     let (status, placed) = env
-        .api(
-            Method::POST,
-            "/api/orders",
+        .place(
             demo,
-            Some(json!({"size": "large", "toppings": ["pepperoni", "mushrooms"]})),
+            json!({"size": "large", "toppings": ["pepperoni", "mushrooms"]}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{placed}");
@@ -421,58 +439,35 @@ async fn the_api_places_confirms_lists_and_clears() {
     assert_eq!(placed["superseded"], Value::Null);
     let id = placed["order"]["id"].clone();
 
-    let (_, listed) = env.api(Method::GET, "/api/orders", demo, None).await;
+    let listed = env.listed(demo).await;
     assert_eq!(listed["pending"]["id"], id);
     assert_eq!(listed["confirmed"], json!([]));
     // Another customer sees none of it.
-    let (_, theirs) = env
-        .api(Method::GET, "/api/orders", Some(&env.sam), None)
-        .await;
+    let theirs = env.listed(Some(&env.sam)).await;
     assert_eq!(theirs, json!({"pending": null, "confirmed": []}));
 
-    let (status, wrong) = env
-        .api(
-            Method::POST,
-            "/api/orders/confirm",
-            demo,
-            Some(json!({"code": WRONG})),
-        )
-        .await;
+    let (status, wrong) = env.confirm(demo, WRONG).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(wrong["error"], "wrong_code");
     assert_eq!(wrong["attempts_left"], 2);
 
-    let (status, confirmed) = env
-        .api(
-            Method::POST,
-            "/api/orders/confirm",
-            demo,
-            Some(json!({"code": CODE})),
-        )
-        .await;
+    let (status, confirmed) = env.confirm(demo, CODE).await;
     assert_eq!(status, StatusCode::OK, "{confirmed}");
     assert_eq!(confirmed["order"]["state"], "confirmed");
     assert_eq!(confirmed["order"]["id"], id);
 
-    let (status, none) = env
-        .api(
-            Method::POST,
-            "/api/orders/confirm",
-            demo,
-            Some(json!({"code": CODE})),
-        )
-        .await;
+    let (status, none) = env.confirm(demo, CODE).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(none["error"], "no_pending_order");
 
-    let (_, listed) = env.api(Method::GET, "/api/orders", demo, None).await;
+    let listed = env.listed(demo).await;
     assert_eq!(listed["pending"], Value::Null);
     assert_eq!(listed["confirmed"][0]["id"], id);
     let (status, cleared) = env
         .api(Method::DELETE, "/api/orders/confirmed", demo, None)
         .await;
     assert_eq!((status, cleared), (StatusCode::OK, json!({"cleared": 1})));
-    let (_, listed) = env.api(Method::GET, "/api/orders", demo, None).await;
+    let listed = env.listed(demo).await;
     assert_eq!(listed, json!({"pending": null, "confirmed": []}));
 }
 
@@ -481,12 +476,7 @@ async fn the_original_authorize_route_is_an_alias() {
     let env = Env::new().await;
     let sam = Some(env.sam.as_str());
     let (status, placed) = env
-        .api(
-            Method::POST,
-            "/api/orders",
-            sam,
-            Some(json!({"size": "small", "toppings": "ham and bacon"})),
-        )
+        .place(sam, json!({"size": "small", "toppings": "ham and bacon"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     assert_eq!(placed["channel"], "sms");
@@ -594,9 +584,7 @@ async fn api_request_errors_have_stable_codes() {
         (StatusCode::BAD_REQUEST, json!("invalid_json"))
     );
     // Nothing was placed by any of them.
-    let (_, listed) = env
-        .api(Method::GET, "/api/orders", Some(&env.demo), None)
-        .await;
+    let listed = env.listed(Some(&env.demo)).await;
     assert_eq!(listed, json!({"pending": null, "confirmed": []}));
 }
 
@@ -604,24 +592,15 @@ async fn api_request_errors_have_stable_codes() {
 async fn too_many_wrong_codes_cancel_the_order_with_a_conflict() {
     let env = Env::new().await;
     let demo = Some(env.demo.as_str());
-    let body = Some(json!({"size": "large"}));
-    env.api(Method::POST, "/api/orders", demo, body).await;
-    let confirm = |code: &str| {
-        env.api(
-            Method::POST,
-            "/api/orders/confirm",
-            demo,
-            Some(json!({"code": code})),
-        )
-    };
-    assert_eq!(confirm(WRONG).await.1["attempts_left"], 2);
-    assert_eq!(confirm(WRONG).await.1["attempts_left"], 1);
-    let (status, last) = confirm(WRONG).await;
+    env.place(demo, json!({"size": "large"})).await;
+    assert_eq!(env.confirm(demo, WRONG).await.1["attempts_left"], 2);
+    assert_eq!(env.confirm(demo, WRONG).await.1["attempts_left"], 1);
+    let (status, last) = env.confirm(demo, WRONG).await;
     assert_eq!(
         (status, last["error"].clone()),
         (StatusCode::CONFLICT, json!("too_many_attempts"))
     );
-    let (status, late) = confirm(CODE).await;
+    let (status, late) = env.confirm(demo, CODE).await;
     assert_eq!(
         (status, late["error"].clone()),
         (StatusCode::NOT_FOUND, json!("no_pending_order"))
@@ -632,18 +611,10 @@ async fn too_many_wrong_codes_cancel_the_order_with_a_conflict() {
 async fn an_expired_code_cancels_the_order_with_a_conflict() {
     let env = Env::new().await;
     let demo = Some(env.demo.as_str());
-    env.api(Method::POST, "/api/orders", demo, Some(json!({})))
-        .await;
+    env.place(demo, json!({})).await;
     env.clock
         .advance(ConfirmationPolicy::default().code_lifetime() + Duration::from_secs(1));
-    let (status, body) = env
-        .api(
-            Method::POST,
-            "/api/orders/confirm",
-            demo,
-            Some(json!({"code": CODE})),
-        )
-        .await;
+    let (status, body) = env.confirm(demo, CODE).await;
     assert_eq!(
         (status, body["error"].clone()),
         (StatusCode::CONFLICT, json!("code_expired"))
@@ -655,14 +626,10 @@ async fn the_sixth_code_in_an_hour_is_refused_with_429() {
     let env = Env::new().await;
     let demo = Some(env.demo.as_str());
     for _ in 0..5 {
-        let (status, _) = env
-            .api(Method::POST, "/api/orders", demo, Some(json!({})))
-            .await;
+        let (status, _) = env.place(demo, json!({})).await;
         assert_eq!(status, StatusCode::CREATED);
     }
-    let (status, body) = env
-        .api(Method::POST, "/api/orders", demo, Some(json!({})))
-        .await;
+    let (status, body) = env.place(demo, json!({})).await;
     assert_eq!(
         (status, body["error"].clone()),
         (StatusCode::TOO_MANY_REQUESTS, json!("rate_limited"))
@@ -670,9 +637,7 @@ async fn the_sixth_code_in_an_hour_is_refused_with_429() {
     // An hour later the window has moved on.
     env.clock
         .advance(ConfirmationPolicy::SEND_WINDOW + Duration::from_secs(1));
-    let (status, _) = env
-        .api(Method::POST, "/api/orders", demo, Some(json!({})))
-        .await;
+    let (status, _) = env.place(demo, json!({})).await;
     assert_eq!(status, StatusCode::CREATED);
 }
 
@@ -687,14 +652,7 @@ async fn an_account_without_contact_points_is_a_conflict() {
         ..Overrides::default()
     })
     .await;
-    let (status, body) = env
-        .api(
-            Method::POST,
-            "/api/orders",
-            Some(&env.demo),
-            Some(json!({})),
-        )
-        .await;
+    let (status, body) = env.place(Some(&env.demo), json!({})).await;
     assert_eq!(
         (status, body["error"].clone()),
         (StatusCode::CONFLICT, json!("no_contact_point"))
@@ -760,9 +718,7 @@ async fn a_code_that_cannot_be_sent_leaves_no_order_waiting() {
     })
     .await;
     let demo = Some(env.demo.as_str());
-    let (status, body) = env
-        .api(Method::POST, "/api/orders", demo, Some(json!({})))
-        .await;
+    let (status, body) = env.place(demo, json!({})).await;
     assert_eq!(
         (status, body["error"].clone()),
         (
@@ -773,7 +729,7 @@ async fn a_code_that_cannot_be_sent_leaves_no_order_waiting() {
     let (speech, open) = env.say(demo, order()).await;
     assert!(speech.contains("couldn't send"), "{speech}");
     assert!(!open);
-    let (_, listed) = env.api(Method::GET, "/api/orders", demo, None).await;
+    let listed = env.listed(demo).await;
     assert_eq!(listed, json!({"pending": null, "confirmed": []}));
 }
 
@@ -809,7 +765,7 @@ async fn the_skill_speaks_the_original_words() {
     assert!(speech.starts_with("Order confirmed."), "{speech}");
     assert!(!open);
 
-    let (_, listed) = env.api(Method::GET, "/api/orders", demo, None).await;
+    let listed = env.listed(demo).await;
     assert_eq!(listed["confirmed"][0]["state"], "confirmed");
 }
 
@@ -924,9 +880,7 @@ async fn envelopes_with_missing_parts_are_understood() {
     let (status, answer) = env.alexa(&body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["response"]["outputSpeech"]["text"], RECEIVED_EMAIL);
-    let (_, listed) = env
-        .api(Method::GET, "/api/orders", Some(&env.demo), None)
-        .await;
+    let listed = env.listed(Some(&env.demo)).await;
     assert_eq!(listed["pending"]["size"], "large");
     assert_eq!(
         listed["pending"]["toppings"],
@@ -1002,9 +956,7 @@ async fn the_router_verifies_signed_requests() {
         (status, answer["error"].clone()),
         (StatusCode::BAD_REQUEST, json!("signature_invalid"))
     );
-    let (_, listed) = env
-        .api(Method::GET, "/api/orders", Some(&env.demo), None)
-        .await;
+    let listed = env.listed(Some(&env.demo)).await;
     assert_eq!(
         listed["pending"],
         Value::Null,
@@ -1193,14 +1145,7 @@ async fn logs_carry_no_token_and_no_code_from_a_path() {
 
     let env = Env::new().await;
     let demo = Some(env.demo.as_str());
-    let (status, _) = env
-        .api(
-            Method::POST,
-            "/api/orders",
-            demo,
-            Some(json!({"size": "large"})),
-        )
-        .await;
+    let (status, _) = env.place(demo, json!({"size": "large"})).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = env
         .api(Method::POST, &format!("/api/authorize/{CODE}"), demo, None)

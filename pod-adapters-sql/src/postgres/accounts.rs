@@ -35,30 +35,18 @@ use sqlx::query::Query;
 
 use super::Postgres;
 use super::error::{PgColumns, db_error, write_error};
-use crate::rows::accounts::{AccountRow, ChangeRows, account_columns, account_from_row};
-use crate::rows::orders::{OrderRow, order_columns, order_from_row};
+use crate::rows::accounts::{AccountRow, ChangeRows, account_from_row, load_account_query};
+use crate::rows::orders::{
+    OrderRow, order_by_id_query, order_from_row, orders_of_query, upsert_order_query,
+};
 
-/// One query, one round trip, one row: the account (if stored) and the
-/// order awaiting its code (if any, found through the partial unique
-/// index), each independent of the other.
-const LOAD_ACCOUNT: &str = concat!(
-    "SELECT ",
-    account_columns!(),
-    ", ",
-    order_columns!("o"),
-    " FROM (SELECT $1::text AS customer_id) AS k \
-      LEFT JOIN accounts AS a ON a.customer_id = k.customer_id \
-      LEFT JOIN orders AS o ON o.customer_id = k.customer_id AND o.state = 'awaiting_code'"
-);
+/// One round trip (`$1` needs its type here: nothing else in the query
+/// gives it one).
+const LOAD_ACCOUNT: &str = load_account_query!("$1::text");
 
-const ORDER_BY_ID: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1");
+const ORDER_BY_ID: &str = order_by_id_query!("$1");
 
-/// Newest first; the index on (customer_id, placed_at, id) read backwards.
-const ORDERS_OF: &str = concat!(
-    "SELECT ",
-    order_columns!(),
-    " FROM orders WHERE customer_id = $1 ORDER BY placed_at DESC, id DESC"
-);
+const ORDERS_OF: &str = orders_of_query!("$1");
 
 const INSERT_ACCOUNT: &str = "INSERT INTO accounts (customer_id, version, consecutive_failures, \
          locked_at, order_sends, sign_in_sends, order_code_digest, sign_in_digest, \
@@ -72,20 +60,9 @@ const UPDATE_ACCOUNT: &str = "UPDATE accounts SET version = $2, consecutive_fail
          sign_in_failed_attempts = $11 \
      WHERE customer_id = $1 AND version = $12";
 
-const UPSERT_ORDER: &str = "INSERT INTO orders (id, customer_id, size, toppings, placed_at, \
-         version, state, channel, masked_destination, sent_at, expires_at, failed_attempts, \
-         confirmed_at, cancelled_at, cancel_reason) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-     ON CONFLICT (id) DO UPDATE SET \
-         size = EXCLUDED.size, toppings = EXCLUDED.toppings, \
-         placed_at = EXCLUDED.placed_at, version = EXCLUDED.version, \
-         state = EXCLUDED.state, channel = EXCLUDED.channel, \
-         masked_destination = EXCLUDED.masked_destination, \
-         sent_at = EXCLUDED.sent_at, expires_at = EXCLUDED.expires_at, \
-         failed_attempts = EXCLUDED.failed_attempts, \
-         confirmed_at = EXCLUDED.confirmed_at, cancelled_at = EXCLUDED.cancelled_at, \
-         cancel_reason = EXCLUDED.cancel_reason \
-     WHERE orders.customer_id = EXCLUDED.customer_id";
+const UPSERT_ORDER: &str = upsert_order_query!(
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+);
 
 /// `$1` to `$11`.
 fn bind_account<'q>(

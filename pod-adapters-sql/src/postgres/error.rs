@@ -12,7 +12,7 @@ use sqlx::error::UnexpectedNullError;
 use sqlx::postgres::{PgRow, Postgres};
 use sqlx::{Decode, Row, Type, ValueRef};
 
-use crate::rows::{Columns, unreadable};
+use crate::rows::{Column, Columns, unreadable};
 
 /// SQLSTATEs that mean another transaction got there first: a unique
 /// violation (`23505`), and the two ways PostgreSQL aborts one of two
@@ -73,11 +73,11 @@ pub(crate) fn describe(e: &sqlx::Error) -> String {
 /// altered by hand) is corrupt.
 pub(crate) struct PgColumns<'a>(pub(crate) &'a PgRow);
 
-impl<'a> PgColumns<'a> {
-    fn get<T>(&self, index: usize, table: &str, column: &str) -> Result<T, StoreError>
-    where
-        T: Decode<'a, Postgres> + Type<Postgres>,
-    {
+impl<'a, T> Column<T> for PgColumns<'a>
+where
+    T: Decode<'a, Postgres> + Type<Postgres>,
+{
+    fn column(&self, index: usize, table: &str, column: &str) -> Result<T, StoreError> {
         self.0.try_get::<T, _>(index).map_err(|e| {
             // Described by kind only: the error may hold the value.
             let problem = match &e {
@@ -94,36 +94,6 @@ impl<'a> PgColumns<'a> {
 }
 
 impl Columns for PgColumns<'_> {
-    fn text(&self, index: usize, table: &str, column: &str) -> Result<String, StoreError> {
-        self.get(index, table, column)
-    }
-
-    fn opt_text(
-        &self,
-        index: usize,
-        table: &str,
-        column: &str,
-    ) -> Result<Option<String>, StoreError> {
-        self.get(index, table, column)
-    }
-
-    fn int(&self, index: usize, table: &str, column: &str) -> Result<i64, StoreError> {
-        self.get(index, table, column)
-    }
-
-    fn opt_int(&self, index: usize, table: &str, column: &str) -> Result<Option<i64>, StoreError> {
-        self.get(index, table, column)
-    }
-
-    fn opt_bytes(
-        &self,
-        index: usize,
-        table: &str,
-        column: &str,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(index, table, column)
-    }
-
     fn is_null(&self, index: usize) -> Result<bool, StoreError> {
         Ok(self.0.try_get_raw(index).map_err(db_error)?.is_null())
     }

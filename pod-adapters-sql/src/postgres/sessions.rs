@@ -2,7 +2,7 @@
 //! of the id, see [`crate::rows::sessions`]). Every operation is one
 //! statement, so each is atomic without an explicit transaction.
 
-use pod_domain::{CustomerId, Timestamp};
+use pod_domain::Timestamp;
 use pod_ports::{Session, SessionId, StoreError};
 
 use super::Postgres;
@@ -12,12 +12,8 @@ use crate::rows::sessions::{NewSession, id_hash, session_from_row};
 impl Postgres {
     pub(crate) async fn create_session(
         &self,
-        customer: Option<CustomerId>,
-        pending: Option<String>,
-        now: Timestamp,
-        expires_at: Timestamp,
+        new: NewSession,
     ) -> Result<(SessionId, Session), StoreError> {
-        let new = NewSession::draw(customer, pending, now, expires_at)?;
         // Pruning the expired sessions in the same statement keeps the table
         // as small as the live sessions without a background task; the
         // index makes it cheap.
@@ -31,8 +27,8 @@ impl Postgres {
         .bind(new.customer_id())
         .bind(&new.session.csrf_token)
         .bind(new.session.pending.as_deref())
-        .bind(now.unix_millis())
-        .bind(expires_at.unix_millis())
+        .bind(new.session.created_at.unix_millis())
+        .bind(new.session.expires_at.unix_millis())
         .execute(&self.pool)
         .await
         .map_err(write_error)?;
@@ -77,11 +73,8 @@ impl Postgres {
     pub(crate) async fn rotate_session(
         &self,
         id: &SessionId,
-        customer: &CustomerId,
-        now: Timestamp,
-        expires_at: Timestamp,
+        new: NewSession,
     ) -> Result<(SessionId, Session), StoreError> {
-        let new = NewSession::draw(Some(customer.clone()), None, now, expires_at)?;
         // One statement: the new session is made only if the old one was
         // live and is deleted by it. Of two rotations of one session, the
         // second waits for the first's row lock, then finds the row gone.
@@ -96,8 +89,8 @@ impl Postgres {
         .bind(&new.id_hash)
         .bind(new.customer_id())
         .bind(&new.session.csrf_token)
-        .bind(now.unix_millis())
-        .bind(expires_at.unix_millis())
+        .bind(new.session.created_at.unix_millis())
+        .bind(new.session.expires_at.unix_millis())
         .execute(&self.pool)
         .await
         .map_err(write_error)?;

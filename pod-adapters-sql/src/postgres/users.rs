@@ -40,14 +40,11 @@ impl Postgres {
         row.map(|row| user_from_row(&PgColumns(&row))).transpose()
     }
 
-    pub(crate) async fn user_by_login(
+    /// The user whose name or email has this [`login_key`].
+    pub(crate) async fn user_by_login_key(
         &self,
-        name_or_email: &str,
+        key: &str,
     ) -> Result<Option<LocalUser>, StoreError> {
-        let key = login_key(name_or_email);
-        if key.is_empty() {
-            return Ok(None);
-        }
         // Should one user's name be another's email, the name wins: it is
         // what the login form asks for first.
         let row = sqlx::query(
@@ -55,7 +52,7 @@ impl Postgres {
              WHERE name_key = $1 OR email_key = $1 \
              ORDER BY CASE WHEN name_key = $1 THEN 0 ELSE 1 END, id LIMIT 1",
         )
-        .bind(&key)
+        .bind(key)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;

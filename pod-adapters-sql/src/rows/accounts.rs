@@ -26,6 +26,28 @@ macro_rules! account_columns {
 }
 pub(crate) use account_columns;
 
+/// One query, one row: the account (if stored) and the order awaiting its
+/// code (if any, found through the partial unique index), each independent
+/// of the other. `$customer` is the backend's placeholder for the customer
+/// id, typed as text.
+macro_rules! load_account_query {
+    ($customer:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::rows::accounts::account_columns!(),
+            ", ",
+            $crate::rows::orders::order_columns!("o"),
+            " FROM (SELECT ",
+            $customer,
+            " AS customer_id) AS k \
+              LEFT JOIN accounts AS a ON a.customer_id = k.customer_id \
+              LEFT JOIN orders AS o ON o.customer_id = k.customer_id \
+                  AND o.state = 'awaiting_code'"
+        )
+    };
+}
+pub(crate) use load_account_query;
+
 /// Where the pending order's columns start in a row of a backend's
 /// `LOAD_ACCOUNT` query.
 pub(crate) const ORDER_BASE: usize = 10;

@@ -12,30 +12,55 @@ pub(crate) mod users;
 
 use pod_ports::StoreError;
 
-/// One result row, read column by column (by index). A value of the wrong
-/// type, or a NULL where a value is required, is [`StoreError::Corrupt`]
-/// naming the table and the column, never the value.
-pub(crate) trait Columns {
+/// One column of a result row read as a `T` (by index). A value of the
+/// wrong type, or a NULL where a value is required, is
+/// [`StoreError::Corrupt`] naming the table and the column, never the value.
+///
+/// Each backend implements it once, for every type its driver decodes;
+/// [`Columns`] names the types the rows use.
+pub(crate) trait Column<T> {
+    /// Column `index` of the row, from `table.column`.
+    fn column(&self, index: usize, table: &str, column: &str) -> Result<T, StoreError>;
+}
+
+/// One result row, read column by column (by index), whatever the driver.
+pub(crate) trait Columns:
+    Column<String>
+    + Column<Option<String>>
+    + Column<i64>
+    + Column<Option<i64>>
+    + Column<Option<Vec<u8>>>
+{
     /// A required text column.
-    fn text(&self, index: usize, table: &str, column: &str) -> Result<String, StoreError>;
+    fn text(&self, index: usize, table: &str, column: &str) -> Result<String, StoreError> {
+        self.column(index, table, column)
+    }
     /// A text column that may be NULL.
     fn opt_text(
         &self,
         index: usize,
         table: &str,
         column: &str,
-    ) -> Result<Option<String>, StoreError>;
+    ) -> Result<Option<String>, StoreError> {
+        self.column(index, table, column)
+    }
     /// A required BIGINT column.
-    fn int(&self, index: usize, table: &str, column: &str) -> Result<i64, StoreError>;
+    fn int(&self, index: usize, table: &str, column: &str) -> Result<i64, StoreError> {
+        self.column(index, table, column)
+    }
     /// A BIGINT column that may be NULL.
-    fn opt_int(&self, index: usize, table: &str, column: &str) -> Result<Option<i64>, StoreError>;
+    fn opt_int(&self, index: usize, table: &str, column: &str) -> Result<Option<i64>, StoreError> {
+        self.column(index, table, column)
+    }
     /// A BLOB (SQLite) or BYTEA (PostgreSQL) column that may be NULL.
     fn opt_bytes(
         &self,
         index: usize,
         table: &str,
         column: &str,
-    ) -> Result<Option<Vec<u8>>, StoreError>;
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.column(index, table, column)
+    }
     /// Whether column `index` is NULL.
     fn is_null(&self, index: usize) -> Result<bool, StoreError>;
 }

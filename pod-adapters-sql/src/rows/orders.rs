@@ -53,6 +53,61 @@ macro_rules! order_columns {
 }
 pub(crate) use order_columns;
 
+/// One order by id; `$id` is the backend's placeholder (`?1`, `$1`).
+macro_rules! order_by_id_query {
+    ($id:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::rows::orders::order_columns!(),
+            " FROM orders WHERE id = ",
+            $id
+        )
+    };
+}
+pub(crate) use order_by_id_query;
+
+/// A customer's orders, newest first (the index on (customer_id,
+/// placed_at, id) read backwards); `$customer` is the backend's
+/// placeholder.
+macro_rules! orders_of_query {
+    ($customer:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::rows::orders::order_columns!(),
+            " FROM orders WHERE customer_id = ",
+            $customer,
+            " ORDER BY placed_at DESC, id DESC"
+        )
+    };
+}
+pub(crate) use orders_of_query;
+
+/// Inserts an [`OrderRow`], or updates the stored order with its id if that
+/// is the same customer's: an id of another customer's order writes no row,
+/// which the backends report as a conflict. `$values` is the backend's
+/// `VALUES` clause, its placeholders in [`order_columns!`] order.
+macro_rules! upsert_order_query {
+    ($values:literal) => {
+        concat!(
+            "INSERT INTO orders (",
+            $crate::rows::orders::order_columns!(),
+            ") ",
+            $values,
+            " ON CONFLICT (id) DO UPDATE SET \
+                 size = excluded.size, toppings = excluded.toppings, \
+                 placed_at = excluded.placed_at, version = excluded.version, \
+                 state = excluded.state, channel = excluded.channel, \
+                 masked_destination = excluded.masked_destination, \
+                 sent_at = excluded.sent_at, expires_at = excluded.expires_at, \
+                 failed_attempts = excluded.failed_attempts, \
+                 confirmed_at = excluded.confirmed_at, cancelled_at = excluded.cancelled_at, \
+                 cancel_reason = excluded.cancel_reason \
+             WHERE orders.customer_id = excluded.customer_id"
+        )
+    };
+}
+pub(crate) use upsert_order_query;
+
 /// Separates topping names in the `toppings` column; no name contains it.
 const TOPPING_SEPARATOR: char = ',';
 

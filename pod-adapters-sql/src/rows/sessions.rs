@@ -47,7 +47,9 @@ pub(crate) fn session_from_row(row: &impl Columns) -> Result<Session, StoreError
 }
 
 /// A session about to be made: its id and contents are drawn on the
-/// caller's task; the backend only inserts the row.
+/// caller's task; the backend only inserts the row. Its `created_at` is the
+/// `now` of the request, which the backends also prune and check liveness
+/// against.
 pub(crate) struct NewSession {
     pub(crate) id: SessionId,
     pub(crate) id_hash: Vec<u8>,

@@ -7,30 +7,14 @@ use rusqlite::{Connection, ToSql, params};
 use super::engine::Engine;
 use super::error::{SqliteRow, db_error};
 use super::orders::upsert;
-use crate::rows::accounts::{AccountRow, ChangeRows, account_columns, account_from_row};
-use crate::rows::orders::{order_columns, order_from_row};
+use crate::rows::accounts::{AccountRow, ChangeRows, account_from_row, load_account_query};
+use crate::rows::orders::{order_by_id_query, order_from_row, orders_of_query};
 
-/// One query, one row: the account (if stored) and the order awaiting its
-/// code (if any, found through the partial unique index), each independent
-/// of the other.
-const LOAD_ACCOUNT: &str = concat!(
-    "SELECT ",
-    account_columns!(),
-    ", ",
-    order_columns!("o"),
-    " FROM (SELECT ?1 AS customer_id) AS k \
-      LEFT JOIN accounts AS a ON a.customer_id = k.customer_id \
-      LEFT JOIN orders AS o ON o.customer_id = k.customer_id AND o.state = 'awaiting_code'"
-);
+const LOAD_ACCOUNT: &str = load_account_query!("?1");
 
-const ORDER_BY_ID: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = ?1");
+const ORDER_BY_ID: &str = order_by_id_query!("?1");
 
-/// Newest first; the index on (customer_id, placed_at, id) read backwards.
-const ORDERS_OF: &str = concat!(
-    "SELECT ",
-    order_columns!(),
-    " FROM orders WHERE customer_id = ?1 ORDER BY placed_at DESC, id DESC"
-);
+const ORDERS_OF: &str = orders_of_query!("?1");
 
 /// Writes the row if the stored version is the expected one (or, for a
 /// first change, if there is no row yet); [`StoreError::Conflict`] if not.

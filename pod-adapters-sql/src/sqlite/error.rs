@@ -9,7 +9,7 @@ use pod_ports::StoreError;
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{Row, ffi};
 
-use crate::rows::{Columns, unreadable};
+use crate::rows::{Column, Columns, unreadable};
 
 /// Maps an error of a write: a unique-index or primary-key violation means
 /// another writer got there first, which the ports call a conflict.
@@ -82,8 +82,8 @@ pub(crate) fn describe(e: &rusqlite::Error) -> String {
 /// whatever it is given in any column, so every read checks the type.
 pub(crate) struct SqliteRow<'a, 'r>(pub(crate) &'a Row<'r>);
 
-impl SqliteRow<'_, '_> {
-    fn get<T: FromSql>(&self, index: usize, table: &str, column: &str) -> Result<T, StoreError> {
+impl<T: FromSql> Column<T> for SqliteRow<'_, '_> {
+    fn column(&self, index: usize, table: &str, column: &str) -> Result<T, StoreError> {
         self.0.get::<_, T>(index).map_err(|e| {
             // Described by kind only: the error may hold the value.
             let problem = match e {
@@ -99,36 +99,6 @@ impl SqliteRow<'_, '_> {
 }
 
 impl Columns for SqliteRow<'_, '_> {
-    fn text(&self, index: usize, table: &str, column: &str) -> Result<String, StoreError> {
-        self.get(index, table, column)
-    }
-
-    fn opt_text(
-        &self,
-        index: usize,
-        table: &str,
-        column: &str,
-    ) -> Result<Option<String>, StoreError> {
-        self.get(index, table, column)
-    }
-
-    fn int(&self, index: usize, table: &str, column: &str) -> Result<i64, StoreError> {
-        self.get(index, table, column)
-    }
-
-    fn opt_int(&self, index: usize, table: &str, column: &str) -> Result<Option<i64>, StoreError> {
-        self.get(index, table, column)
-    }
-
-    fn opt_bytes(
-        &self,
-        index: usize,
-        table: &str,
-        column: &str,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(index, table, column)
-    }
-
     fn is_null(&self, index: usize) -> Result<bool, StoreError> {
         Ok(matches!(
             self.0.get_ref(index).map_err(db_error)?,

@@ -4,7 +4,7 @@ use pod_ports::StoreError;
 use rusqlite::{Connection, params};
 
 use super::error::{db_error, write_error};
-use crate::rows::orders::OrderRow;
+use crate::rows::orders::{OrderRow, upsert_order_query};
 
 /// Inserts the order, or updates the stored order with its id, if that is
 /// the same customer's. [`StoreError::Conflict`] when the id is another
@@ -12,22 +12,9 @@ use crate::rows::orders::OrderRow;
 /// for the customer (the partial unique index).
 pub(crate) fn upsert(conn: &Connection, order: &OrderRow) -> Result<(), StoreError> {
     let mut statement = conn
-        .prepare_cached(
-            "INSERT INTO orders (id, customer_id, size, toppings, placed_at, version, state, \
-                 channel, masked_destination, sent_at, expires_at, failed_attempts, \
-                 confirmed_at, cancelled_at, cancel_reason) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
-             ON CONFLICT (id) DO UPDATE SET \
-                 size = excluded.size, toppings = excluded.toppings, \
-                 placed_at = excluded.placed_at, version = excluded.version, \
-                 state = excluded.state, channel = excluded.channel, \
-                 masked_destination = excluded.masked_destination, \
-                 sent_at = excluded.sent_at, expires_at = excluded.expires_at, \
-                 failed_attempts = excluded.failed_attempts, \
-                 confirmed_at = excluded.confirmed_at, cancelled_at = excluded.cancelled_at, \
-                 cancel_reason = excluded.cancel_reason \
-             WHERE orders.customer_id = excluded.customer_id",
-        )
+        .prepare_cached(upsert_order_query!(
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ))
         .map_err(db_error)?;
     let written = statement
         .execute(params![

@@ -1,7 +1,7 @@
 //! The session store on SQLite's `sessions` table (keyed by the SHA-256 of
 //! the id, see [`crate::rows::sessions`]).
 
-use pod_domain::{CustomerId, Timestamp};
+use pod_domain::Timestamp;
 use pod_ports::{Session, SessionId, StoreError};
 use rusqlite::{Connection, params};
 
@@ -43,19 +43,15 @@ fn execute(
 impl Engine {
     pub(crate) async fn create_session(
         &self,
-        customer: Option<CustomerId>,
-        pending: Option<String>,
-        now: Timestamp,
-        expires_at: Timestamp,
+        new: NewSession,
     ) -> Result<(SessionId, Session), StoreError> {
-        let new = NewSession::draw(customer, pending, now, expires_at)?;
         self.write(move |conn| {
             // Pruning here keeps the table as small as the live sessions
             // without a background task; the index makes it cheap.
             execute(
                 conn,
                 "DELETE FROM sessions WHERE expires_at <= ?1",
-                params![now.unix_millis()],
+                params![new.session.created_at.unix_millis()],
             )?;
             insert(conn, &new)?;
             Ok(new.made())
@@ -109,19 +105,16 @@ impl Engine {
     pub(crate) async fn rotate_session(
         &self,
         id: &SessionId,
-        customer: &CustomerId,
-        now: Timestamp,
-        expires_at: Timestamp,
+        new: NewSession,
     ) -> Result<(SessionId, Session), StoreError> {
         let hash = id_hash(id);
-        let new = NewSession::draw(Some(customer.clone()), None, now, expires_at)?;
         // One job, so one savepoint: the old session is deleted and the
         // new one made together, or neither.
         self.write(move |conn| {
             let deleted = execute(
                 conn,
                 "DELETE FROM sessions WHERE id_hash = ?1 AND expires_at > ?2",
-                params![hash, now.unix_millis()],
+                params![hash, new.session.created_at.unix_millis()],
             )?;
             if deleted == 0 {
                 return Err(StoreError::Conflict);

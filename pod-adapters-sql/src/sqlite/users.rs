@@ -61,14 +61,8 @@ impl Engine {
         })
     }
 
-    pub(crate) fn user_by_login(
-        &self,
-        name_or_email: &str,
-    ) -> Result<Option<LocalUser>, StoreError> {
-        let key = login_key(name_or_email);
-        if key.is_empty() {
-            return Ok(None);
-        }
+    /// The user whose name or email has this [`login_key`].
+    pub(crate) fn user_by_login_key(&self, key: &str) -> Result<Option<LocalUser>, StoreError> {
         self.read(|conn| {
             // Should one user's name be another's email, the name wins: it
             // is what the login form asks for first.

@@ -17,17 +17,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pod_adapters_sql::SqlStore;
-use pod_ports::domain::{Account, CancelReason, OrderState};
-use pod_ports::{AccountStore, SessionId, SessionStore, StoreError, UserStore};
+use pod_ports::domain::Account;
+use pod_ports::{AccountStore, StoreError};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::Barrier;
 use url::Url;
 
 use super::{
-    ACCOUNT_DAMAGE, Batches, ORDER_DAMAGE, account_damage_is_noticed,
+    ACCOUNT_DAMAGE, Batches, ORDER_DAMAGE, RawDb, a_closed_store_refuses_everything,
+    a_second_waiting_order_conflicts, account_damage_is_noticed,
     an_order_id_of_another_customer_conflicts, at, before_account_damage, before_order_damage,
-    commit, customer, is_conflict, oid, order_damage_is_noticed, orders_in_every_state,
-    orders_list_newest_first_then_by_id, place, taken_logins_conflict, users_are_found_in_any_case,
+    commit, customer, is_conflict, order_damage_is_noticed, orders_list_newest_first_then_by_id,
+    orders_round_trip, place, taken_logins_conflict, users_are_found_in_any_case,
 };
 
 const HOW_TO_RUN: &str = "\
@@ -92,6 +93,19 @@ impl TestDb {
     /// the store's back.
     pub(crate) async fn raw(&self) -> PgConnection {
         PgConnection::connect(&self.url()).await.unwrap()
+    }
+}
+
+impl RawDb for TestDb {
+    async fn raw_execute(&self, sql: &str) {
+        execute(&mut self.raw().await, sql).await;
+    }
+
+    async fn raw_count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&mut self.raw().await)
+            .await
+            .unwrap()
     }
 }
 
@@ -330,26 +344,7 @@ async fn debug_output_names_no_connection_details() {
 #[tokio::test]
 async fn a_closed_store_is_unavailable() {
     let (_db, store) = store().await;
-    let account = store.load_account(&customer("local|a")).await.unwrap();
-    let change = place(&account, "o1", at(0));
-    let clone = store.clone();
-    store.close().await;
-    store.close().await; // twice is fine
-    let unavailable = |result: Result<(), StoreError>| {
-        assert!(
-            matches!(&result, Err(StoreError::Unavailable(m)) if m.contains("closed")),
-            "{result:?}"
-        );
-    };
-    unavailable(clone.ping().await);
-    unavailable(clone.order(&oid("o1")).await.map(drop));
-    unavailable(clone.load_account(&customer("local|a")).await.map(drop));
-    unavailable(clone.commit(&change).await);
-    unavailable(clone.users().await.map(drop));
-    let session = SessionId::from_cookie("whatever").unwrap();
-    unavailable(clone.session(&session, at(0)).await.map(drop));
-    unavailable(clone.clear_confirmed(&customer("local|a")).await.map(drop));
-    assert!(format!("{clone:?}").contains("closed: true"));
+    a_closed_store_refuses_everything(store).await;
 }
 
 /// Statement timeout and acquire timeout, set through the URL: a commit
@@ -428,37 +423,7 @@ async fn the_urls_limits_bound_every_wait() {
 #[tokio::test]
 async fn orders_round_trip_in_every_state() {
     let (db, store) = store().await;
-    let written = orders_in_every_state(&store).await;
-    for order in written.values() {
-        assert_eq!(store.order(order.id()).await.unwrap().as_ref(), Some(order));
-        assert!(
-            store
-                .orders_of(order.customer())
-                .await
-                .unwrap()
-                .contains(order)
-        );
-        let account = store.load_account(order.customer()).await.unwrap();
-        if order.awaiting().is_some() {
-            assert_eq!(account.pending(), Some(order));
-        }
-    }
-    // No account transition cancels for the customer; a stored row that
-    // says so reads back all the same.
-    execute(
-        &mut db.raw().await,
-        "UPDATE orders SET cancel_reason = 'cancelled_by_customer' WHERE id = 'superseded'",
-    )
-    .await;
-    let order = store.order(&oid("superseded")).await.unwrap().unwrap();
-    assert!(matches!(
-        order.state(),
-        OrderState::Cancelled {
-            reason: CancelReason::CancelledByCustomer,
-            ..
-        }
-    ));
-    assert_eq!(store.order(&oid("nope")).await.unwrap(), None);
+    orders_round_trip(&store, &db).await;
 }
 
 #[tokio::test]
@@ -476,30 +441,7 @@ async fn an_order_id_of_another_customer_is_a_conflict() {
 #[tokio::test]
 async fn a_second_waiting_order_is_a_conflict_and_writes_nothing() {
     let (db, store) = store().await;
-    let who = customer("local|a");
-    let fresh = store.load_account(&who).await.unwrap();
-    let change = place(&fresh, "mine", at(0));
-    // Another writer left an order waiting for this customer: the partial
-    // unique index refuses a second one, and the account insert of the
-    // same transaction is rolled back with it.
-    execute(
-        &mut db.raw().await,
-        "INSERT INTO orders (id, customer_id, size, toppings, placed_at, version, state, \
-             channel, masked_destination, sent_at, expires_at, failed_attempts) \
-         VALUES ('theirs', 'local|a', 'large', 'ham', 0, 1, 'awaiting_code', 'sms', '***23', \
-             0, 300000, 0)",
-    )
-    .await;
-    assert!(is_conflict(store.commit(&change).await));
-    assert_eq!(store.order(&oid("mine")).await.unwrap(), None);
-    let account = store.load_account(&who).await.unwrap();
-    assert_eq!(account.version(), 0, "the account write was rolled back");
-    assert_eq!(account.pending().map(|o| o.id().as_str()), Some("theirs"));
-    // Deciding again on what is stored now works: it supersedes theirs.
-    let account = commit(&store, &place(&account, "mine", at(1))).await;
-    assert_eq!(account.version(), 1);
-    let theirs = store.order(&oid("theirs")).await.unwrap().unwrap();
-    assert!(matches!(theirs.state(), OrderState::Cancelled { .. }));
+    a_second_waiting_order_conflicts(&store, &db).await;
 }
 
 #[tokio::test]

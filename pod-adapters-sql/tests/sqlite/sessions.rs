@@ -1,6 +1,6 @@
 //! `SqlStore` as a `SessionStore`, against real SQLite files; the checks
-//! that need only the port are shared with PostgreSQL ([`checks`],
-//! [`session_checks!`]).
+//! that need only the port (and a look behind it) are shared with
+//! PostgreSQL ([`checks`], [`session_checks!`]).
 
 use std::collections::HashSet;
 
@@ -9,14 +9,16 @@ use pod_ports::domain::{CustomerId, Timestamp};
 use pod_ports::{SessionId, SessionStore, StoreError};
 use tempfile::TempDir;
 
-const T0: i64 = 1_700_000_000_000;
-const HOUR: i64 = 3_600_000;
+use crate::RawDb;
 
-fn at(offset_ms: i64) -> Timestamp {
+const T0: i64 = 1_700_000_000_000;
+pub(crate) const HOUR: i64 = 3_600_000;
+
+pub(crate) fn at(offset_ms: i64) -> Timestamp {
     Timestamp::from_unix_millis(T0 + offset_ms)
 }
 
-fn demo() -> CustomerId {
+pub(crate) fn demo() -> CustomerId {
     CustomerId::parse("local|demo").unwrap()
 }
 
@@ -132,6 +134,47 @@ pub(crate) mod checks {
         ));
     }
 
+    pub(crate) async fn expired_sessions_are_pruned_when_new_ones_are_made(
+        store: &SqlStore,
+        db: &impl RawDb,
+    ) {
+        for _ in 0..3 {
+            store
+                .create_session(None, None, at(0), at(HOUR))
+                .await
+                .unwrap();
+        }
+        let (live, _) = store
+            .create_session(None, None, at(0), at(10 * HOUR))
+            .await
+            .unwrap();
+        store
+            .create_session(None, None, at(2 * HOUR), at(3 * HOUR))
+            .await
+            .unwrap();
+        assert_eq!(
+            db.raw_count("sessions").await,
+            2,
+            "the three expired ones are gone"
+        );
+        assert!(store.session(&live, at(2 * HOUR)).await.unwrap().is_some());
+    }
+
+    pub(crate) async fn a_corrupt_customer_is_reported_as_corrupt(
+        store: &SqlStore,
+        db: &impl RawDb,
+    ) {
+        let (id, _) = store
+            .create_session(Some(demo()), None, at(0), at(HOUR))
+            .await
+            .unwrap();
+        db.raw_execute("UPDATE sessions SET customer_id = ''").await;
+        assert!(matches!(
+            store.session(&id, at(1)).await,
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
     pub(crate) async fn deletion_ends_a_session_and_is_idempotent(store: &SqlStore) {
         let (id, _) = store
             .create_session(Some(demo()), None, at(0), at(HOUR))
@@ -144,7 +187,8 @@ pub(crate) mod checks {
 }
 
 /// One `#[tokio::test]` per check of [`checks`], each on a fresh store from
-/// `$make` (an async fn returning `(guard, SqlStore)`).
+/// `$make` (an async fn returning `(database, SqlStore)`, the database a
+/// [`RawDb`](crate::RawDb) for the checks that look behind the store).
 macro_rules! session_checks {
     ($make:path) => {
         $crate::sessions::session_checks!(@tests $make;
@@ -155,13 +199,26 @@ macro_rules! session_checks {
             pending_data_is_replaced_and_cleared,
             deletion_ends_a_session_and_is_idempotent,
         );
+        $crate::sessions::session_checks!(@raw_tests $make;
+            expired_sessions_are_pruned_when_new_ones_are_made,
+            a_corrupt_customer_is_reported_as_corrupt,
+        );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $name() {
-                let (_guard, store) = $make().await;
+                let (_db, store) = $make().await;
                 $crate::sessions::checks::$name(&store).await;
+            }
+        )*
+    };
+    (@raw_tests $make:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (db, store) = $make().await;
+                $crate::sessions::checks::$name(&store, &db).await;
             }
         )*
     };
@@ -205,30 +262,6 @@ async fn only_a_hash_of_the_id_is_stored() {
 }
 
 #[tokio::test]
-async fn expired_sessions_are_pruned_when_new_ones_are_made() {
-    let (dir, store) = store().await;
-    for _ in 0..3 {
-        store
-            .create_session(None, None, at(0), at(HOUR))
-            .await
-            .unwrap();
-    }
-    let (live, _) = store
-        .create_session(None, None, at(0), at(10 * HOUR))
-        .await
-        .unwrap();
-    store
-        .create_session(None, None, at(2 * HOUR), at(3 * HOUR))
-        .await
-        .unwrap();
-    let count: i64 = raw(&dir)
-        .query_row("SELECT COUNT(*) FROM sessions", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(count, 2, "the three expired ones are gone");
-    assert!(store.session(&live, at(2 * HOUR)).await.unwrap().is_some());
-}
-
-#[tokio::test]
 async fn sessions_survive_reopening_the_file() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("pod.db");
@@ -240,22 +273,6 @@ async fn sessions_survive_reopening_the_file() {
     store.close().await;
     let store = SqlStore::open_sqlite(&path).await.unwrap();
     assert_eq!(store.session(&id, at(1)).await.unwrap(), Some(made));
-}
-
-#[tokio::test]
-async fn a_corrupt_customer_is_reported_as_corrupt() {
-    let (dir, store) = store().await;
-    let (id, _) = store
-        .create_session(Some(demo()), None, at(0), at(HOUR))
-        .await
-        .unwrap();
-    raw(&dir)
-        .execute("UPDATE sessions SET customer_id = ''", [])
-        .unwrap();
-    assert!(matches!(
-        store.session(&id, at(1)).await,
-        Err(StoreError::Corrupt(_))
-    ));
 }
 
 #[tokio::test]

@@ -6,12 +6,16 @@ use std::sync::{Arc, Mutex};
 use super::chain::SigningChain;
 
 /// A bounded map from chain URL to parsed chain; when full, the least
-/// recently used entry goes. Entries are re-validated on every use, so a
-/// cached chain that has expired is still rejected.
+/// recently used entry goes. Entries are re-validated on every use (a chain
+/// found expired is fetched again, never served). Downloads of one URL are
+/// coalesced: [`ChainCache::fetch_gate`] hands every caller of one URL the
+/// same async lock, so one fetches while the others wait and then find
+/// its result in the cache.
 #[derive(Debug)]
 pub(crate) struct ChainCache {
     capacity: usize,
     inner: Mutex<CacheInner>,
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Debug, Default)]
@@ -25,6 +29,24 @@ impl ChainCache {
         ChainCache {
             capacity,
             inner: Mutex::new(CacheInner::default()),
+            gates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The lock that callers fetching `key` queue on (one fetch at a time
+    /// per URL).
+    pub(crate) fn fetch_gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(gates.entry(key.to_owned()).or_default())
+    }
+
+    /// Forgets `gate` for `key` once its fetch is over (waiters keep their
+    /// own handle; a later caller finds the chain in the cache, or makes a
+    /// new gate). A gate left behind by a cancelled fetch is harmless.
+    pub(crate) fn release_gate(&self, key: &str, gate: &Arc<tokio::sync::Mutex<()>>) {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        if gates.get(key).is_some_and(|g| Arc::ptr_eq(g, gate)) {
+            gates.remove(key);
         }
     }
 

@@ -12,7 +12,9 @@ pub const CHAIN_PATH_PREFIX: &str = "/echo.api/";
 /// Parses and checks a signing-certificate-chain URL the way Amazon's
 /// documentation asks: scheme `https` and host `s3.amazonaws.com` (both case
 /// insensitive), path starting with `/echo.api/` (case sensitive, after `..`
-/// segments are resolved), and port 443 if a port is given.
+/// segments are resolved), and port 443 if a port is given. A query string
+/// or a fragment (even an empty one) is refused: Amazon's chain URLs have
+/// neither, and each spelling would otherwise be its own cache entry.
 ///
 /// Returns the normalised URL, which is also the cache key for the chain.
 pub fn check_chain_url(raw: &str) -> Result<Url, VerifyError> {
@@ -32,6 +34,12 @@ pub fn check_chain_url(raw: &str) -> Result<Url, VerifyError> {
     // is the scheme default (443), so anything else is a foreign port.
     if url.port().is_some_and(|port| port != 443) {
         return Err(VerifyError::CertUrl("port is not 443"));
+    }
+    if url.query().is_some() {
+        return Err(VerifyError::CertUrl("URL has a query string"));
+    }
+    if url.fragment().is_some() {
+        return Err(VerifyError::CertUrl("URL has a fragment"));
     }
     if !url.path().starts_with(CHAIN_PATH_PREFIX) {
         return Err(VerifyError::CertUrl("path does not start with /echo.api/"));

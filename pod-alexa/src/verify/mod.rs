@@ -55,6 +55,7 @@ use base64::engine::general_purpose::STANDARD;
 use pod_domain::Timestamp;
 use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
+use url::Url;
 
 use crate::envelope::RequestEnvelope;
 use cache::ChainCache;
@@ -442,28 +443,60 @@ impl RequestVerifier {
         let raw_signature =
             single_header(headers, SIGNATURE_256_HEADER).ok_or(VerifyError::SignatureMissing)?;
 
-        // 2. The chain, cached by normalised URL, validated on every use.
-        let key = url.as_str();
-        let chain = match check.cache.get(key) {
-            Some(chain) => chain,
+        // 2. The chain, cached by normalised URL, validated on every use; a
+        // cached chain that has expired is fetched again (Amazon rotates
+        // them), never served.
+        let chain = match check.cache.get(url.as_str()) {
+            Some(chain) => match chain.validate(&check.trust, now) {
+                Ok(()) => chain,
+                Err(VerifyError::CertExpired) => {
+                    let fresh = Self::fetch_chain(check, &url, Some(&chain)).await?;
+                    fresh.validate(&check.trust, now)?;
+                    fresh
+                }
+                Err(error) => return Err(error),
+            },
             None => {
-                let pem = check
-                    .source
-                    .fetch(&url)
-                    .await
-                    .map_err(VerifyError::CertFetch)?;
-                let chain = Arc::new(SigningChain::from_pem(&pem)?);
-                check.cache.insert(key.to_owned(), Arc::clone(&chain));
+                let chain = Self::fetch_chain(check, &url, None).await?;
+                chain.validate(&check.trust, now)?;
                 chain
             }
         };
-        chain.validate(&check.trust, now)?;
 
         // 3. The signature over the exact body bytes.
         let signature = STANDARD
             .decode(raw_signature.as_bytes().trim_ascii())
             .map_err(|_| VerifyError::SignatureInvalid("Signature-256 is not base64"))?;
         chain.verify_signature(body, &signature)
+    }
+
+    /// Downloads the chain at `url` into the cache, one download per URL at
+    /// a time: a caller that waited behind another's download takes its
+    /// result instead of fetching again (unless that is still `stale`, the
+    /// entry this caller found expired).
+    async fn fetch_chain(
+        check: &SignatureCheck,
+        url: &Url,
+        stale: Option<&Arc<SigningChain>>,
+    ) -> Result<Arc<SigningChain>, VerifyError> {
+        let key = url.as_str();
+        let gate = check.cache.fetch_gate(key);
+        let result = {
+            let _turn = gate.lock().await;
+            match check.cache.get(key) {
+                Some(chain) if !stale.is_some_and(|stale| Arc::ptr_eq(stale, &chain)) => Ok(chain),
+                _ => match check.source.fetch(url).await {
+                    Ok(pem) => SigningChain::from_pem(&pem).map(|chain| {
+                        let chain = Arc::new(chain);
+                        check.cache.insert(key.to_owned(), Arc::clone(&chain));
+                        chain
+                    }),
+                    Err(error) => Err(VerifyError::CertFetch(error)),
+                },
+            }
+        };
+        check.cache.release_gate(key, &gate);
+        result
     }
 
     /// Steps 4 and 5 on the envelope parsed from `body`.

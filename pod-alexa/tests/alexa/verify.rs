@@ -863,20 +863,129 @@ async fn cache_avoids_refetching_and_is_bounded() {
 }
 
 #[tokio::test]
-async fn expired_cached_chain_is_rejected_on_use() {
+async fn expired_cached_chain_is_fetched_again_never_served() {
     let chain = build_chain(&LeafSpec::default());
     let source = FakeSource::with("/echo.api/test-chain.pem", chain.pem.clone());
     let verifier = dev_verifier(&chain.root_der, source.clone(), &[]);
     let later = ts("2027-01-01T00:00:01Z");
     let (h, body) = request(Tamper::None, CHAIN_URL, &sign_with_leaf, now());
     assert_eq!(reason(verifier.verify(&h, &body, now()).await), "ok");
+    // Amazon still serves the expired chain: fetched again once, refused.
     let (h, body) = request(Tamper::None, CHAIN_URL, &sign_with_leaf, later);
     assert_eq!(
         reason(verifier.verify(&h, &body, later).await),
         "cert_expired"
     );
-    assert_eq!(source.fetches(), 1);
+    assert_eq!(source.fetches(), 2);
     assert_eq!(verifier.cached_chains(), 1);
+}
+
+/// A chain source whose chain can be replaced, counting fetches and
+/// taking a while to answer (so that concurrent callers overlap).
+#[derive(Debug)]
+struct SwappableSource {
+    pem: std::sync::Mutex<Vec<u8>>,
+    fetches: AtomicUsize,
+    delay: Duration,
+}
+
+impl SwappableSource {
+    fn new(pem: Vec<u8>, delay: Duration) -> Arc<Self> {
+        Arc::new(SwappableSource {
+            pem: std::sync::Mutex::new(pem),
+            fetches: AtomicUsize::new(0),
+            delay,
+        })
+    }
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl ChainSource for SwappableSource {
+    async fn fetch(&self, _url: &Url) -> Result<Vec<u8>, FetchError> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        Ok(self.pem.lock().unwrap().clone())
+    }
+}
+
+fn verifier_with(root: &CertificateDer<'static>, source: Arc<SwappableSource>) -> RequestVerifier {
+    let mut config = VerifierConfig::new(VerifyMode::Dev {
+        ca_cert: root.clone(),
+        chain_dir: "/nonexistent".into(),
+    });
+    config.chain_source = Some(source);
+    RequestVerifier::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn expired_cached_chain_is_replaced_by_the_renewed_one() {
+    let old = build_chain(&LeafSpec::default());
+    let source = SwappableSource::new(old.pem.clone(), Duration::ZERO);
+    let verifier = verifier_with(&old.root_der, source.clone());
+    let (h, body) = request(Tamper::None, CHAIN_URL, &sign_with_leaf, now());
+    assert_eq!(reason(verifier.verify(&h, &body, now()).await), "ok");
+    assert_eq!(source.fetches(), 1);
+
+    // Amazon renewed the chain at the same URL; the cached one expires.
+    let renewed = build_chain(&LeafSpec {
+        not_after: (2029, 1, 1),
+        ..LeafSpec::default()
+    });
+    *source.pem.lock().unwrap() = renewed.pem.clone();
+    let later = ts("2027-06-01T00:00:00Z");
+    let (h, body) = request(Tamper::None, CHAIN_URL, &sign_with_leaf, later);
+    assert_eq!(reason(verifier.verify(&h, &body, later).await), "ok");
+    assert_eq!(source.fetches(), 2);
+    // And the renewed chain is cached from then on.
+    let (h, body) = request(Tamper::None, CHAIN_URL, &sign_with_leaf, later);
+    assert_eq!(reason(verifier.verify(&h, &body, later).await), "ok");
+    assert_eq!(source.fetches(), 2);
+    assert_eq!(verifier.cached_chains(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_for_one_new_url_fetch_it_once() {
+    let chain = build_chain(&LeafSpec::default());
+    let source = SwappableSource::new(chain.pem.clone(), Duration::from_millis(200));
+    let verifier = Arc::new(verifier_with(&chain.root_der, source.clone()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let verifier = verifier.clone();
+        tasks.spawn(async move {
+            let (h, body) = request(Tamper::None, CHAIN_URL, &sign_with_leaf, now());
+            reason(verifier.verify(&h, &body, now()).await)
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        assert_eq!(result.unwrap(), "ok");
+    }
+    assert_eq!(source.fetches(), 1);
+}
+
+#[tokio::test]
+async fn chain_url_with_query_or_fragment_is_refused_without_fetching() {
+    let chain = build_chain(&LeafSpec::default());
+    let source = FakeSource::with("/echo.api/test-chain.pem", chain.pem.clone());
+    let verifier = dev_verifier(&chain.root_der, source.clone(), &[]);
+    for url in [
+        "https://s3.amazonaws.com/echo.api/test-chain.pem?x=1",
+        "https://s3.amazonaws.com/echo.api/test-chain.pem?",
+        "https://s3.amazonaws.com/echo.api/test-chain.pem#f",
+        "https://s3.amazonaws.com/echo.api/test-chain.pem#",
+    ] {
+        assert!(check_chain_url(url).is_err(), "{url}");
+        let (h, body) = request(Tamper::None, url, &sign_with_leaf, now());
+        assert_eq!(
+            reason(verifier.verify(&h, &body, now()).await),
+            "cert_url",
+            "{url}"
+        );
+    }
+    assert_eq!(source.fetches(), 0);
+    assert_eq!(verifier.cached_chains(), 0);
 }
 
 #[tokio::test]

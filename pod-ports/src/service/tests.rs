@@ -314,14 +314,7 @@ async fn an_order_is_one_read_one_commit_then_the_code() {
         panic!("not placed")
     };
     assert_eq!(superseded, None);
-    assert_eq!(
-        h.store.take(),
-        RoundTrips {
-            loads: 1,
-            commits: 1,
-            other_reads: 0
-        }
-    );
+    assert_eq!(h.store.take(), RoundTrips::ONE_LOAD_ONE_COMMIT);
     assert_eq!(h.codes.delivered.lock().unwrap().len(), 1);
     assert_eq!(h.event_names(), ["placed"]);
     let account = h.account().await;
@@ -345,14 +338,7 @@ async fn a_confirmation_is_one_read_one_commit_and_one_comparison() {
         panic!("not confirmed")
     };
     assert!(matches!(order.state(), OrderState::Confirmed { .. }));
-    assert_eq!(
-        h.store.take(),
-        RoundTrips {
-            loads: 1,
-            commits: 1,
-            other_reads: 0
-        }
-    );
+    assert_eq!(h.store.take(), RoundTrips::ONE_LOAD_ONE_COMMIT);
     assert_eq!(h.codes.comparisons.load(Ordering::SeqCst), 1);
     assert_eq!(h.event_names(), ["placed", "confirmed"]);
     // Single use: the code is gone with the pending order.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pod_domain::{
-    Account, CodeCheck, CodeDigest, ConfirmationPolicy, CustomerId, Destination, OrderId,
+    Account, Change, CodeCheck, CodeDigest, ConfirmationPolicy, CustomerId, Destination, OrderId,
     OrderState, Pizza, PizzaSize, Timestamp, Topping,
 };
 use tokio::sync::Barrier;
@@ -79,6 +79,15 @@ fn placed(account: &Account, order: &str, now: Timestamp) -> pod_domain::Placed 
         .unwrap()
 }
 
+/// Commits `change`; the account as the store reads it back after that.
+async fn committed(store: &dyn AccountStore, change: &Change) -> Account {
+    store.commit(change).await.unwrap();
+    store
+        .load_account(change.account().customer())
+        .await
+        .unwrap()
+}
+
 /// A customer never seen has a new, empty account at version 0.
 pub async fn unknown_customers_have_a_new_account(store: Arc<dyn AccountStore>) {
     let account = store.load_account(&customer(1)).await.unwrap();
@@ -93,8 +102,7 @@ pub async fn unknown_customers_have_a_new_account(store: Arc<dyn AccountStore>) 
 pub async fn a_committed_account_reads_back_equal(store: Arc<dyn AccountStore>) {
     let fresh = store.load_account(&customer(1)).await.unwrap();
     let first = placed(&fresh, "o1", at(0));
-    store.commit(&first.change).await.unwrap();
-    let account = store.load_account(&customer(1)).await.unwrap();
+    let account = committed(&*store, &first.change).await;
     assert_eq!(&account, first.change.account());
 
     // A wrong code (counted), then a sign-in code with a wrong attempt.
@@ -102,20 +110,17 @@ pub async fn a_committed_account_reads_back_equal(store: Arc<dyn AccountStore>) 
         .apply_order_check(&id("o1"), CodeCheck::Invalid, at(1), &policy())
         .unwrap();
     let change = change.unwrap();
-    store.commit(&change).await.unwrap();
-    let account = store.load_account(&customer(1)).await.unwrap();
+    let account = committed(&*store, &change).await;
     let change = account
         .start_sign_in(Some(CodeDigest::new(vec![1, 2, 3])), at(2), &policy())
         .unwrap();
-    store.commit(&change).await.unwrap();
-    let account = store.load_account(&customer(1)).await.unwrap();
+    let account = committed(&*store, &change).await;
     let issued = account.sign_in_code().unwrap().issued_at;
     let (change, _) = account
         .apply_sign_in_check(issued, CodeCheck::Invalid, at(3), &policy())
         .unwrap();
     let change = change.unwrap();
-    store.commit(&change).await.unwrap();
-    let account = store.load_account(&customer(1)).await.unwrap();
+    let account = committed(&*store, &change).await;
     assert_eq!(&account, change.account());
     assert_eq!(account.version(), 4);
     assert_eq!(account.lockout().consecutive_failures, 2);
@@ -167,11 +172,7 @@ pub async fn a_stale_commit_is_refused_and_writes_nothing(store: Arc<dyn Account
 /// applies, whatever the interleaving.
 pub async fn of_two_commits_from_one_version_exactly_one_applies(store: Arc<dyn AccountStore>) {
     let fresh = store.load_account(&customer(1)).await.unwrap();
-    store
-        .commit(&placed(&fresh, "o1", at(0)).change)
-        .await
-        .unwrap();
-    let account = store.load_account(&customer(1)).await.unwrap();
+    committed(&*store, &placed(&fresh, "o1", at(0)).change).await;
     for round in 0..20u64 {
         let account = store.load_account(&customer(1)).await.unwrap();
         let barrier = Arc::new(Barrier::new(2));
@@ -206,23 +207,16 @@ pub async fn of_two_commits_from_one_version_exactly_one_applies(store: Arc<dyn 
         assert_eq!(pending.len(), 1, "one pending order");
         assert_eq!(Some(&pending[0]), after.pending());
     }
-    drop(account);
 }
 
 /// Placing over a pending order writes the cancelled old order and the new
 /// one in the same step.
 pub async fn superseding_writes_both_orders_in_one_step(store: Arc<dyn AccountStore>) {
     let fresh = store.load_account(&customer(1)).await.unwrap();
-    store
-        .commit(&placed(&fresh, "o1", at(0)).change)
-        .await
-        .unwrap();
-    let account = store.load_account(&customer(1)).await.unwrap();
-    let second = placed(&account, "o2", at(5));
-    store.commit(&second.change).await.unwrap();
+    let account = committed(&*store, &placed(&fresh, "o1", at(0)).change).await;
+    let account = committed(&*store, &placed(&account, "o2", at(5)).change).await;
     let old = store.order(&id("o1")).await.unwrap().unwrap();
     assert!(matches!(old.state(), OrderState::Cancelled { .. }));
-    let account = store.load_account(&customer(1)).await.unwrap();
     assert_eq!(account.pending().map(|o| o.id().as_str()), Some("o2"));
 }
 
@@ -230,9 +224,7 @@ pub async fn superseding_writes_both_orders_in_one_step(store: Arc<dyn AccountSt
 pub async fn orders_list_newest_first_and_clear_only_confirmed(store: Arc<dyn AccountStore>) {
     let mut account = store.load_account(&customer(1)).await.unwrap();
     for (n, name) in ["o1", "o2", "o3"].into_iter().enumerate() {
-        let change = placed(&account, name, at(n as u64 * 10)).change;
-        store.commit(&change).await.unwrap();
-        account = store.load_account(&customer(1)).await.unwrap();
+        account = committed(&*store, &placed(&account, name, at(n as u64 * 10)).change).await;
     }
     let (change, _) = account
         .apply_order_check(&id("o3"), CodeCheck::Valid, at(25), &policy())
@@ -240,9 +232,7 @@ pub async fn orders_list_newest_first_and_clear_only_confirmed(store: Arc<dyn Ac
     store.commit(&change.unwrap()).await.unwrap();
     // Another customer's confirmed order stays.
     let other = store.load_account(&customer(2)).await.unwrap();
-    let other_change = placed(&other, "x1", at(0)).change;
-    store.commit(&other_change).await.unwrap();
-    let other = store.load_account(&customer(2)).await.unwrap();
+    let other = committed(&*store, &placed(&other, "x1", at(0)).change).await;
     let (change, _) = other
         .apply_order_check(&id("x1"), CodeCheck::Valid, at(1), &policy())
         .unwrap();

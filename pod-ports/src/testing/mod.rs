@@ -126,6 +126,16 @@ pub struct RoundTrips {
     pub other_reads: usize,
 }
 
+impl RoundTrips {
+    /// One `load_account` and one `commit`, nothing else: what an order or a
+    /// confirmation costs the store.
+    pub const ONE_LOAD_ONE_COMMIT: RoundTrips = RoundTrips {
+        loads: 1,
+        commits: 1,
+        other_reads: 0,
+    };
+}
+
 impl<S> CountingStore<S> {
     /// Counts the calls made to `inner`.
     pub fn new(inner: S) -> Self {

@@ -24,6 +24,9 @@ pub struct ServeArgs {
     /// Serve /metrics on this other address instead of the main one.
     #[arg(long, env = "POD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Most client connections served at once; more are closed at once.
+    #[arg(long, env = "POD_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// TLS certificate chain (PEM); with --tls-key, pod serves HTTPS.
     #[arg(long, env = "POD_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -105,7 +108,7 @@ pub struct ServeArgs {
     /// locked).
     #[arg(long, env = "POD_LOCKOUT_COOLDOWN", default_value = "1h", value_parser = parse_duration, help_heading = "One-time codes")]
     pub lockout_cooldown: Duration,
-    /// Send email codes over SMTP too (`smtp://user:pass@host:587`).
+    /// Send email codes over SMTP (`smtp://user:pass@host:587`) instead of to the outbox.
     #[arg(
         long,
         env = "POD_SMTP_URL",

@@ -90,6 +90,8 @@ pub struct Settings {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Separate metrics address.
     pub metrics_listen: Option<SocketAddr>,
+    /// Most client connections served at once.
+    pub max_connections: u32,
     /// SMTP URL and From address.
     pub smtp: Option<(SecretString, String)>,
     /// The code policy.
@@ -232,6 +234,7 @@ impl Settings {
             timestamp_tolerance,
             tls,
             metrics_listen: serve.metrics_listen,
+            max_connections: serve.max_connections,
             smtp: serve
                 .smtp_url
                 .clone()

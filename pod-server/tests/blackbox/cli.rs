@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::support::{Finished, PATIENCE, POD};
+use crate::support::{Finished, POD, finish};
 
 /// Runs `pod ARGS` in `dir` with only `env` set: no `RUST_LOG`, no
 /// `POD_DATA_DIR` unless given, so the defaults a person gets apply.
@@ -18,15 +18,7 @@ async fn pod_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Finished {
         .current_dir(dir)
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    let output = tokio::time::timeout(PATIENCE, command.output())
-        .await
-        .unwrap_or_else(|_| panic!("pod {args:?} did not finish"))
-        .expect("run pod");
-    Finished {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    finish(args, command.output()).await
 }
 
 fn entries(dir: &Path) -> Vec<String> {

@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
 
-use crate::support::{Finished, PATIENCE, POD, TestApp};
+use crate::support::{Finished, POD, TestApp, finish};
 
 /// Runs `pod ARGS` against `app`'s data folder with `input` on stdin.
 async fn pod_with_input(app: &TestApp, args: &[&str], input: &str) -> Finished {
@@ -27,15 +27,7 @@ async fn pod_with_input(app: &TestApp, args: &[&str], input: &str) -> Finished {
         .await
         .expect("write stdin");
     drop(stdin);
-    let output = tokio::time::timeout(PATIENCE, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("pod {args:?} did not finish"))
-        .expect("run pod");
-    Finished {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    finish(args, child.wait_with_output()).await
 }
 
 /// No Rust `Debug` output and no HTTP client internals in what people read.

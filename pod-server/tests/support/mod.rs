@@ -218,7 +218,16 @@ fn command(args: &[String], env: &BTreeMap<String, String>, log: &str) -> std::p
 pub(crate) async fn run(args: &[String], env: &BTreeMap<String, String>) -> Finished {
     let mut command = tokio::process::Command::from(command(args, env, "warn"));
     command.stdin(Stdio::null()).kill_on_drop(true);
-    let output = tokio::time::timeout(PATIENCE, command.output())
+    finish(args, command.output()).await
+}
+
+/// What `pod ARGS` did, once `output` (its run to the end) is done; fails
+/// the test when that takes longer than [`PATIENCE`].
+pub(crate) async fn finish(
+    args: &[impl std::fmt::Debug],
+    output: impl Future<Output = std::io::Result<std::process::Output>>,
+) -> Finished {
+    let output = tokio::time::timeout(PATIENCE, output)
         .await
         .unwrap_or_else(|_| panic!("pod {args:?} did not finish"))
         .expect("run pod");
@@ -320,6 +329,16 @@ impl TestApp {
         let text = response.text().await.expect("api body");
         let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, json)
+    }
+
+    /// The text of `GET /metrics`.
+    pub(crate) async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await;
+        response
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body")
     }
 
     /// `GET /api/orders` for the holder of `token`, which must succeed.
