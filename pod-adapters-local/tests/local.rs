@@ -10,12 +10,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pod_adapters_local::*;
 use pod_adapters_sql::SqlStore;
 use pod_domain::{Channel, CodeCheck, CodeDigest, CustomerId, Destination, OrderId, Timestamp};
+use pod_ports::testing::smtp::fake_smtp;
 use pod_ports::testing::{FixedCodes, ManualClock};
 use pod_ports::{
     AccessTokens, Clock, CodeError, CodeGenerator, CodePurpose, CustomerDirectory, DirectoryError,
     NewCode, OneTimeCode, OneTimeCodes, OrderIds, TokenError,
 };
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 // ---------------------------------------------------------------- helpers
@@ -771,57 +771,6 @@ async fn the_outbox_reads_by_user_and_last_n() {
 }
 
 // ---------------------------------------------------------------- smtp
-
-/// A minimal SMTP server for one connection; returns everything the client
-/// sent after DATA.
-async fn fake_smtp() -> (u16, tokio::task::JoinHandle<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let task = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        let (read, mut write) = stream.into_split();
-        let mut lines = BufReader::new(read).lines();
-        write
-            .write_all(b"220 localhost fake ESMTP\r\n")
-            .await
-            .unwrap();
-        let mut data = String::new();
-        let mut in_data = false;
-        while let Ok(Some(line)) = lines.next_line().await {
-            if in_data {
-                if line == "." {
-                    in_data = false;
-                    write.write_all(b"250 2.0.0 queued\r\n").await.unwrap();
-                } else {
-                    data.push_str(&line);
-                    data.push('\n');
-                }
-                continue;
-            }
-            let verb = line
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_ascii_uppercase();
-            let reply: &[u8] = match verb.as_str() {
-                "EHLO" | "HELO" => b"250 localhost\r\n",
-                "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 2.1.0 ok\r\n",
-                "DATA" => {
-                    in_data = true;
-                    b"354 go ahead\r\n"
-                }
-                "QUIT" => {
-                    write.write_all(b"221 bye\r\n").await.unwrap();
-                    break;
-                }
-                _ => b"502 not implemented\r\n",
-            };
-            write.write_all(reply).await.unwrap();
-        }
-        data
-    });
-    (port, task)
-}
 
 #[tokio::test]
 async fn email_codes_are_sent_over_smtp() {

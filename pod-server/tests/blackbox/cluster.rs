@@ -18,7 +18,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::support::cluster::{Cluster, TestDb, start_servers};
-use crate::support::{PATIENCE, TestApp};
+use crate::support::{PATIENCE, TestApp, session_cookie};
 use crate::{RECEIVED_EMAIL, order_intent, speech};
 
 const CONFIRMED: &str = "Order confirmed.";
@@ -625,17 +625,6 @@ async fn servers_started_together_on_an_empty_database_all_come_up() {
 }
 
 // ------------------------------------------------------ live updates
-
-/// The `pod_session` cookie a response sets.
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("pod_session="))
-        .map(|v| v.split(';').next().unwrap_or("").to_owned())
-}
 
 /// Signs `demo` in to the web app of `server` with a code from the outbox
 /// (the passwordless flow a browser goes through); the session cookie.

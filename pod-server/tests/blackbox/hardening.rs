@@ -6,10 +6,12 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-use super::{ORDER, RECEIVED_EMAIL, speech};
-use crate::support::{PATIENCE, Spawn, TestApp, spoken};
+use super::{ORDER, RECEIVED_EMAIL, authorize_confirms, speech};
+use pod_ports::testing::smtp::fake_smtp;
+
+use crate::support::{PATIENCE, Spawn, TestApp, session_cookie};
 
 /// Reads until the server closes the connection (or resets it); panics if
 /// it stays open past the hang guard. Writes `trickle` one byte at a time
@@ -88,17 +90,6 @@ fn logs_code(text: &str, code: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The value of the `pod_session` cookie a response sets.
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("pod_session="))
-        .map(|v| v.split(';').next().unwrap_or("").to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_log_line_carries_a_code_a_token_or_a_session_even_at_trace() {
     let app = Spawn::serve().log("trace").start().await;
@@ -106,15 +97,7 @@ async fn no_log_line_carries_a_code_a_token_or_a_session_even_at_trace() {
     let mut alexa = app.alexa(Some(&token));
     assert_eq!(speech(&alexa.say(ORDER).await.unwrap()), RECEIVED_EMAIL);
     let order_code = app.last_code().code;
-    let confirmed = alexa
-        .say(&format!("authorize {}", spoken(&order_code)))
-        .await
-        .unwrap();
-    assert!(
-        speech(&confirmed).starts_with("Order confirmed"),
-        "{}",
-        speech(&confirmed)
-    );
+    authorize_confirms(&mut alexa, &order_code).await;
 
     // The web sign-in, as a browser goes through it.
     let client = reqwest::Client::builder()
@@ -192,56 +175,6 @@ async fn no_log_line_carries_a_code_a_token_or_a_session_even_at_trace() {
     }
 }
 
-/// A minimal SMTP server on loopback for one mail; returns the mail's text.
-async fn fake_smtp() -> (u16, tokio::task::JoinHandle<String>) {
-    use tokio::io::AsyncBufReadExt;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let task = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        let (read, mut write) = stream.into_split();
-        let mut lines = tokio::io::BufReader::new(read).lines();
-        write
-            .write_all(b"220 localhost fake ESMTP\r\n")
-            .await
-            .unwrap();
-        let (mut data, mut in_data) = (String::new(), false);
-        while let Ok(Some(line)) = lines.next_line().await {
-            if in_data {
-                if line == "." {
-                    in_data = false;
-                    write.write_all(b"250 2.0.0 queued\r\n").await.unwrap();
-                } else {
-                    data.push_str(&line);
-                    data.push('\n');
-                }
-                continue;
-            }
-            let verb = line
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_ascii_uppercase();
-            let reply: &[u8] = match verb.as_str() {
-                "EHLO" | "HELO" => b"250 localhost\r\n",
-                "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 2.1.0 ok\r\n",
-                "DATA" => {
-                    in_data = true;
-                    b"354 go ahead\r\n"
-                }
-                "QUIT" => {
-                    let _ = write.write_all(b"221 bye\r\n").await;
-                    break;
-                }
-                _ => b"502 not implemented\r\n",
-            };
-            write.write_all(reply).await.unwrap();
-        }
-        data
-    });
-    (port, task)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_smtp_email_codes_go_by_mail_and_never_to_the_outbox() {
     let (port, mail) = fake_smtp().await;
@@ -269,13 +202,5 @@ async fn with_smtp_email_codes_go_by_mail_and_never_to_the_outbox() {
     );
     assert!(logs_code(&app.stderr_text(), &code).is_none());
 
-    let confirmed = alexa
-        .say(&format!("authorize {}", spoken(&code)))
-        .await
-        .unwrap();
-    assert!(
-        speech(&confirmed).starts_with("Order confirmed"),
-        "{}",
-        speech(&confirmed)
-    );
+    authorize_confirms(&mut alexa, &code).await;
 }

@@ -446,3 +446,14 @@ pub(crate) fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
     std::fs::write(&path, contents).expect("write test file");
     path
 }
+
+/// The value of the `pod_session` cookie a response sets.
+pub(crate) fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("pod_session="))
+        .map(|v| v.split(';').next().unwrap_or("").to_owned())
+}
