@@ -190,6 +190,9 @@ async fn place(
             ApiError::new(StatusCode::BAD_REQUEST, code, error.to_string())
         })?;
     let outcome = state.service().place_order_for(&customer, pizza).await?;
+    if let Some(reason) = place_refusal(&outcome) {
+        state.metrics().rejected(reason);
+    }
     Ok(match outcome {
         PlaceOutcome::Placed { order, superseded } => {
             state.metrics().code_sent();
@@ -218,11 +221,36 @@ async fn place(
     })
 }
 
+/// The refusal reason `pod_rejections_total` counts, as the skill counts it.
+fn place_refusal(outcome: &PlaceOutcome) -> Option<&'static str> {
+    match outcome {
+        PlaceOutcome::Placed { .. } => None,
+        PlaceOutcome::NotLinked => Some("not_linked"),
+        PlaceOutcome::Locked => Some("locked"),
+        PlaceOutcome::RateLimited => Some("rate_limited"),
+        PlaceOutcome::NoContactPoint => Some("no_contact_point"),
+    }
+}
+
+/// The refusal reason of a confirmation, as the skill counts it.
+fn confirm_refusal(outcome: &ConfirmOutcome) -> Option<&'static str> {
+    match outcome {
+        ConfirmOutcome::Confirmed(_) | ConfirmOutcome::AlreadyConfirmed(_) => None,
+        ConfirmOutcome::WrongCode { .. } => Some("wrong_code"),
+        ConfirmOutcome::TooManyAttempts(_) => Some("too_many_attempts"),
+        ConfirmOutcome::Expired(_) => Some("expired"),
+        ConfirmOutcome::NoPendingOrder => Some("no_pending_order"),
+        ConfirmOutcome::Locked => Some("locked"),
+        ConfirmOutcome::NotLinked => Some("not_linked"),
+        ConfirmOutcome::RateLimited => Some("rate_limited"),
+    }
+}
+
 fn locked() -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "account_locked",
-        "ordering is locked after too many wrong codes; sign in to the web app to unlock it",
+        "the account is locked after too many wrong codes; it unlocks after the cool-down, through an operator, or through a sign-in with another factor",
     )
 }
 
@@ -255,6 +283,9 @@ async fn confirm_code(
         )
     })?;
     let outcome = state.service().confirm_order_for(&customer, &code).await?;
+    if let Some(reason) = confirm_refusal(&outcome) {
+        state.metrics().rejected(reason);
+    }
     let conflict =
         |error, message| ApiError::new(StatusCode::CONFLICT, error, message).into_response();
     Ok(match outcome {

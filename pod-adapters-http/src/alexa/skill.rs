@@ -258,7 +258,7 @@ fn locked(metrics: &Metrics) -> ResponseEnvelope {
     metrics.rejected("locked");
     ResponseEnvelope::tell(
         "Voice ordering is locked because of too many wrong codes. \
-         Sign in to the Pizza on Demand web app to unlock it.",
+         It unlocks by itself after a while; please try again later.",
     )
 }
 

@@ -605,6 +605,15 @@ async fn too_many_wrong_codes_cancel_the_order_with_a_conflict() {
         (status, late["error"].clone()),
         (StatusCode::NOT_FOUND, json!("no_pending_order"))
     );
+    // Counted as the skill counts them, so one dashboard sees every surface.
+    let (_, metrics) = env.get("/metrics").await;
+    for line in [
+        "pod_rejections_total{reason=\"wrong_code\"} 2",
+        "pod_rejections_total{reason=\"too_many_attempts\"} 1",
+        "pod_rejections_total{reason=\"no_pending_order\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
 }
 
 #[tokio::test]
