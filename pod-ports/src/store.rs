@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use pod_domain::{Account, Change, CustomerId, Order, OrderId, Timestamp};
 
 /// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The write lost a race: the stored version moved on, the row is gone,
     /// or a uniqueness rule (one pending order per customer, one user per

@@ -408,27 +408,20 @@ fn run_batch(slot: &Slot, mut batch: Vec<Box<dyn WriteJob>>, telemetry: &Telemet
             Some(conn) => transaction(conn, &mut batch),
         }
     };
-    if outcome.is_ok() {
-        let telemetry = telemetry
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(telemetry) = telemetry {
-            telemetry.commit_batch(size, started.elapsed());
+    match &outcome {
+        Ok(()) => {
+            let telemetry = telemetry
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(telemetry) = telemetry {
+                telemetry.commit_batch(size, started.elapsed());
+            }
         }
-    } else if let Err(e) = &outcome {
-        tracing::error!(jobs = size, error = %e, "a batch of writes failed");
+        Err(e) => tracing::error!(jobs = size, error = %e, "a batch of writes failed"),
     }
     for job in batch {
-        job.finish(outcome.as_ref().map(|_| ()).map_err(clone_error));
-    }
-}
-
-fn clone_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Conflict => StoreError::Conflict,
-        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        job.finish(outcome.clone());
     }
 }
 

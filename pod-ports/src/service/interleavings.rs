@@ -189,7 +189,7 @@ fn run(
                     };
                 }
             });
-            join_all(requests).await;
+            futures::future::join_all(requests).await;
             let now = clock.now();
             let commits = store.commits.lock().unwrap().clone();
             for (before, change) in &commits[checked..] {
@@ -233,29 +233,6 @@ fn run(
         }
         Ok(())
     })
-}
-
-async fn join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
-    let futures: Vec<_> = futures.map(Box::pin).collect();
-    let mut pending: Vec<_> = futures.into_iter().map(Some).collect();
-    std::future::poll_fn(|cx| {
-        let mut done = true;
-        for slot in pending.iter_mut() {
-            if let Some(fut) = slot {
-                if fut.as_mut().poll(cx).is_ready() {
-                    *slot = None;
-                } else {
-                    done = false;
-                }
-            }
-        }
-        if done {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await
 }
 
 /// The rules one committed change must keep.
