@@ -715,6 +715,28 @@ async fn wrong_codes_are_limited_as_in_the_voice_flow() {
 }
 
 #[tokio::test]
+async fn starting_over_forgets_the_sign_in_session() {
+    let env = env().await;
+    let (mut cookie, csrf) = env.start().await;
+    env.ask_code(&mut cookie, &csrf, "demo").await;
+    let restarted = env
+        .post("/app/sign-in/restart", Some(&cookie), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(restarted.location(), "/app/sign-in");
+    assert!(restarted.set_cookie_of("pod_session").contains("Max-Age=0"));
+    let page = env.get("/app/sign-in", Some(&cookie)).await;
+    assert!(page.body.contains("name=\"login\""), "the first step again");
+    // The code asked for no longer signs in from that session.
+    let code = env.enter_code(&cookie, &csrf, CODE).await;
+    assert_eq!(code.status, StatusCode::FORBIDDEN);
+    // Asking again starts a new one.
+    let mut fresh = page.csrf_cookie().unwrap();
+    let sent = env.ask_code(&mut fresh, &page.csrf(), "demo").await;
+    assert_eq!(sent.location(), "/app/sign-in");
+    assert!(sent.session_cookie().is_some());
+}
+
+#[tokio::test]
 async fn an_expired_code_is_refused() {
     let env = env().await;
     let (mut cookie, csrf) = env.start().await;
