@@ -2,7 +2,8 @@
 // driven by playwright-core, against `pod serve` on a free port with a
 // fresh data folder.
 //
-// Scenario: sign in with a code from the outbox; while the orders page is
+// Scenario: sign in with a code from the outbox (the sign-in page sets only
+// the CSRF cookie; the session comes with the posted form); while the orders page is
 // open, place an order through /alexa (`pod simulate`, signed as Alexa
 // would) and see it appear as pending without a reload; confirm it through
 // /alexa and see it move to confirmed; clear; sign out. Screenshots go to
@@ -161,10 +162,17 @@ async function main() {
       const response = await page.goto(`${base}/app`);
       expect(response.ok(), `GET /app answered ${response.status()}`);
       expect(page.url().endsWith("/app/sign-in"), `not redirected to sign-in: ${page.url()}`);
+      // A page view stores nothing: only the CSRF cookie, no session yet.
+      const cookies = async () => Object.fromEntries((await context.cookies()).map((c) => [c.name, c]));
+      const before = await cookies();
+      expect(!before.pod_session, `a session was made for a page view: ${JSON.stringify(before)}`);
+      const csrf = before.pod_csrf;
+      expect(csrf && csrf.httpOnly && csrf.sameSite === "Lax", `CSRF cookie: ${JSON.stringify(csrf)}`);
       await page.getByLabel("User name or email").fill("demo");
       await page.screenshot({ path: join(shots, "sign-in.png") });
       await page.getByRole("button", { name: "Send me a code" }).click();
       await page.getByLabel("Code").waitFor();
+      expect((await cookies()).pod_session, "posting the form made no sign-in session");
     });
 
     await step("a code from the outbox signs in", async () => {

@@ -3,19 +3,23 @@
 //! Server-rendered pages (askama templates compiled into the binary) that
 //! read without JavaScript, plus one small script of pod's own that keeps
 //! the orders live through Server-Sent Events (`/app/events`). Sessions live
-//! in a [`SessionStore`]; the cookie holds only the random session id.
-//! Every state-changing request carries the session's CSRF token, and every
-//! response carries a strict Content-Security-Policy.
+//! in a [`SessionStore`]; the cookie holds only the random session id. A
+//! session is made only when a sign-in form is posted: until then pages
+//! write nothing, and the sign-in forms are protected by a double-submit
+//! cookie (`csrf`). Every state-changing request of a signed-in session
+//! carries the session's CSRF token, and every response carries a strict
+//! Content-Security-Policy.
 //!
 //! Routes (under the router's `/app`):
 //! - `GET /` orders (pending and confirmed), `POST /orders/clear`
 //! - `GET /profile`, `GET /privacy` (public)
 //! - `GET /sign-in`, `POST /sign-in` (passwordless: send a code),
 //!   `POST /sign-in/code`, `POST /sign-in/restart`
-//! - `GET /login`, `GET /callback` (OpenID Connect), `POST /sign-out`
+//! - `GET /login?csrf=`, `GET /callback` (OpenID Connect), `POST /sign-out`
 //! - `GET /events` (Server-Sent Events), `GET /assets/{name}`
 
 mod assets;
+mod csrf;
 mod live;
 mod pages;
 mod sign_in;
@@ -268,7 +272,8 @@ pub(crate) fn see_other(location: &str) -> Response {
     }
 }
 
-/// Constant-time comparison of a submitted CSRF token with the session's.
+/// Constant-time comparison of a submitted CSRF token with the session's
+/// (the forms of a signed-in session; before, see [`csrf`]).
 pub(crate) fn csrf_matches(submitted: Option<&str>, session: &Session) -> bool {
     let Some(submitted) = submitted else {
         return false;
@@ -282,7 +287,8 @@ pub(crate) fn csrf_matches(submitted: Option<&str>, session: &Session) -> bool {
 pub(crate) enum AppError {
     /// No (valid) session: pages redirect to sign-in.
     SignInFirst,
-    /// A state-changing request without the right CSRF token or session.
+    /// A state-changing request without the right CSRF token (or cookie) or
+    /// session.
     Forbidden,
     /// A bad request, with a message for the person.
     BadRequest(&'static str),
@@ -315,7 +321,7 @@ impl AppState {
             AppError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "This form has expired",
-                "For your safety pod did not act on it. Go back, reload the page and try again.",
+                "For your safety pod did not act on it. Go back, reload the page and try again (signing in needs cookies).",
             ),
             AppError::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, "That did not work", message)

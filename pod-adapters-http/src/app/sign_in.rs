@@ -1,8 +1,11 @@
 //! Signing in and out: pod's passwordless codes or OpenID Connect.
 //!
-//! A sign-in starts with an anonymous session (its own CSRF token and the
-//! pending sign-in data) and ends with that session rotated into a new one
-//! for the customer. Pages answer alike whether or not a login exists.
+//! Until a sign-in form is posted nothing is stored: the sign-in page is the
+//! same for every visitor, its forms protected by the double-submit CSRF
+//! cookie ([`super::csrf`]). Posting one (asking for a code, or starting an
+//! OpenID Connect login) makes an anonymous session holding the pending
+//! sign-in data, and a successful sign-in rotates that session into a new
+//! one for the customer. Pages answer alike whether or not a login exists.
 
 use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -48,58 +51,83 @@ impl PendingCode {
 /// `?notice=` of the sign-in page.
 type NoticeQuery = Query<Notice>;
 
-/// The anonymous session of a sign-in under way, made if there is none
-/// (then `jar` comes back with its cookie). `Ok(None)` when the visitor is
-/// signed in already.
-async fn anonymous_session(
-    state: &AppState,
-    jar: CookieJar,
-) -> Result<Option<(SessionId, Session, CookieJar)>, AppError> {
-    match state.session(&jar).await? {
-        Some((_, session)) if session.customer.is_some() => Ok(None),
-        Some((id, session)) => Ok(Some((id, session, jar))),
-        None => {
-            let now = state.now();
-            let lifetime = state.web.config.sign_in_lifetime;
-            let (id, session) = state
-                .web
-                .sessions
-                .create_session(None, None, now, now.plus(lifetime))
-                .await?;
-            let jar = jar.add(state.cookie(&id, lifetime));
-            Ok(Some((id, session, jar)))
+/// Who is asking, as the request's session cookie tells.
+enum Visitor {
+    /// No live session: nothing is stored for this visitor.
+    Stranger,
+    /// A sign-in under way: the anonymous session with its pending data.
+    SigningIn(SessionId, Session),
+    /// Signed in already.
+    SignedIn,
+}
+
+impl Visitor {
+    /// The sign-in session's id, if a sign-in is under way.
+    fn signing_in(&self) -> Option<SessionId> {
+        match self {
+            Visitor::SigningIn(id, _) => Some(id.clone()),
+            _ => None,
         }
     }
 }
 
-/// The sign-in session of a form post whose CSRF token matches.
-async fn posted_session(
-    state: &AppState,
-    jar: &CookieJar,
-    csrf: Option<&str>,
-) -> Result<(SessionId, Session), AppError> {
-    match state.session(jar).await? {
-        Some((id, session)) if csrf_matches(csrf, &session) => Ok((id, session)),
-        _ => Err(AppError::Forbidden),
-    }
+/// Reads (never writes) the session the request's cookie names.
+async fn visitor(state: &AppState, jar: &CookieJar) -> Result<Visitor, AppError> {
+    Ok(match state.session(jar).await? {
+        None => Visitor::Stranger,
+        Some((_, session)) if session.customer.is_some() => Visitor::SignedIn,
+        Some((id, session)) => Visitor::SigningIn(id, session),
+    })
 }
 
+/// Keeps `pending` in the sign-in session `id`, or, when there is none, in
+/// a new anonymous session: the first thing a sign-in stores. `jar` comes
+/// back with the new session's cookie.
+async fn keep_pending(
+    state: &AppState,
+    jar: CookieJar,
+    id: Option<SessionId>,
+    pending: Option<String>,
+) -> Result<CookieJar, AppError> {
+    if let Some(id) = id {
+        match state.web.sessions.set_pending(&id, pending.clone()).await {
+            Ok(()) => return Ok(jar),
+            // It ended meanwhile (expired, or used): start a new one.
+            Err(StoreError::Conflict) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let now = state.now();
+    let lifetime = state.web.config.sign_in_lifetime;
+    let (id, _) = state
+        .web
+        .sessions
+        .create_session(None, pending, now, now.plus(lifetime))
+        .await?;
+    Ok(jar.add(state.cookie(&id, lifetime)))
+}
+
+/// The sign-in page, its forms carrying the visitor's CSRF token (whose
+/// cookie `jar` gets). `pending`: a code was asked for (the passwordless
+/// code step).
 fn sign_in_page(
     state: &AppState,
-    session: &Session,
+    jar: CookieJar,
+    pending: bool,
     status: StatusCode,
     notice: Option<String>,
     error: Option<&str>,
-) -> Response {
+) -> Result<Response, AppError> {
+    let (csrf, jar) = state.csrf_token(jar)?;
     let policy = state.http.service().policy();
     let (method, code_stage) = match state.web.method {
-        SignInMethod::Passwordless => ("passwordless", session.pending.is_some()),
+        SignInMethod::Passwordless => ("passwordless", pending),
         SignInMethod::Oidc { .. } => ("oidc", false),
     };
-    render(
+    let page = render(
         status,
         &SignInPage {
-            layout: Layout::new(state, "Sign in", "sign-in").with_csrf(&session.csrf_token),
+            layout: Layout::new(state, "Sign in", "sign-in").with_csrf(&csrf),
             method,
             code_stage,
             notice,
@@ -107,24 +135,27 @@ fn sign_in_page(
             code_digits: policy.code_digits(),
             codes_per_hour: policy.max_codes_per_hour(),
         },
-    )
+    );
+    Ok((jar, page).into_response())
 }
 
-/// `GET /app/sign-in`.
+/// `GET /app/sign-in`. Stores nothing: a visitor without a sign-in under
+/// way gets only the CSRF cookie.
 pub(crate) async fn page(
     State(state): State<AppState>,
     jar: CookieJar,
     Query(notice): NoticeQuery,
 ) -> Response {
-    match anonymous_session(&state, jar).await {
-        Ok(Some((_, session, jar))) => (
-            jar,
-            sign_in_page(&state, &session, StatusCode::OK, notice.text(), None),
-        )
-            .into_response(),
-        Ok(None) => state.redirect(""),
-        Err(error) => state.error_page(error),
+    let result = async {
+        let pending = match visitor(&state, &jar).await? {
+            Visitor::SignedIn => return Ok(state.redirect("")),
+            Visitor::SigningIn(_, session) => session.pending.is_some(),
+            Visitor::Stranger => false,
+        };
+        sign_in_page(&state, jar, pending, StatusCode::OK, notice.text(), None)
     }
+    .await;
+    result.unwrap_or_else(|error| state.error_page(error))
 }
 
 #[derive(Deserialize)]
@@ -143,28 +174,30 @@ fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
 }
 
 /// What both passwordless form handlers check first: passwordless sign-in is
-/// on, the form parses, and its CSRF token is the session's. The session and
-/// the form to work on; `Ok(None)` when the visitor is signed in already.
+/// on, the form parses, and its CSRF token is the one in the visitor's CSRF
+/// cookie. Nothing is read or written before that. Who is asking, and the
+/// form to work on.
 async fn passwordless_post<F>(
     state: &AppState,
     jar: &CookieJar,
     form: Result<Form<F>, FormRejection>,
     csrf: impl Fn(&F) -> Option<&str>,
-) -> Result<Option<(SessionId, Session, F)>, AppError> {
+) -> Result<(Visitor, F), AppError> {
     if !matches!(state.web.method, SignInMethod::Passwordless) {
         return Err(AppError::NotFound);
     }
     let Ok(Form(form)) = form else {
         return Err(AppError::Forbidden);
     };
-    let (id, session) = posted_session(state, jar, csrf(&form)).await?;
-    if session.customer.is_some() {
-        return Ok(None);
+    if !state.double_submitted(jar, csrf(&form)) {
+        return Err(AppError::Forbidden);
     }
-    Ok(Some((id, session, form)))
+    Ok((visitor(state, jar).await?, form))
 }
 
 /// `POST /app/sign-in`: send a code to the user with this name or email.
+/// The first write of a sign-in: the anonymous session that remembers whom
+/// the code went to is made here.
 pub(crate) async fn send_code(
     State(state): State<AppState>,
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -173,11 +206,10 @@ pub(crate) async fn send_code(
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        let Some((id, _, form)) =
-            passwordless_post(&state, &jar, form, |f| f.csrf.as_deref()).await?
-        else {
+        let (visitor, form) = passwordless_post(&state, &jar, form, |f| f.csrf.as_deref()).await?;
+        if matches!(visitor, Visitor::SignedIn) {
             return Ok(state.redirect(""));
-        };
+        }
         let forwarded = state
             .web
             .config
@@ -207,11 +239,12 @@ pub(crate) async fn send_code(
             customer: customer.map(|c| c.to_string()),
             failures: 0,
         };
-        state.web.sessions.set_pending(&id, pending.write()).await?;
-        Ok(match not_sent {
+        let jar = keep_pending(&state, jar, visitor.signing_in(), pending.write()).await?;
+        let to = match not_sent {
             Some(notice) => state.redirect(&format!("/sign-in?notice={notice}")),
             None => state.redirect("/sign-in"),
-        })
+        };
+        Ok((jar, to).into_response())
     }
     .await;
     result.unwrap_or_else(|error| state.error_page(error))
@@ -232,10 +265,13 @@ pub(crate) async fn enter_code(
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        let Some((id, session, form)) =
-            passwordless_post(&state, &jar, form, |f| f.csrf.as_deref()).await?
-        else {
-            return Ok(state.redirect(""));
+        let (visitor, form) = passwordless_post(&state, &jar, form, |f| f.csrf.as_deref()).await?;
+        let (id, session) = match visitor {
+            Visitor::SigningIn(id, session) => (id, session),
+            Visitor::SignedIn => return Ok(state.redirect("")),
+            // No sign-in under way: it expired, or this form was used
+            // already (a replay).
+            Visitor::Stranger => return Err(AppError::Forbidden),
         };
         let Some(mut pending) = PendingCode::read(&session) else {
             return Ok(state.redirect("/sign-in"));
@@ -243,13 +279,7 @@ pub(crate) async fn enter_code(
         let digits = state.http.service().policy().code_digits();
         let code = match OneTimeCode::parse(&form.code) {
             Ok(code) if code.expose().len() == digits as usize => code,
-            _ => {
-                return Ok(refused_code_page(
-                    &state,
-                    &session,
-                    "Enter the code as digits only.",
-                ));
-            }
+            _ => return refused_code_page(&state, jar, true, "Enter the code as digits only."),
         };
         let customer = pending
             .customer
@@ -273,11 +303,12 @@ pub(crate) async fn enter_code(
             CodeOutcome::WrongCode => {
                 pending.failures = pending.failures.saturating_add(1);
                 state.web.sessions.set_pending(&id, pending.write()).await?;
-                return Ok(refused_code_page(
+                return refused_code_page(
                     &state,
-                    &session,
+                    jar,
+                    true,
                     "That code is not right. Check it and try again.",
-                ));
+                );
             }
             CodeOutcome::Expired => "That code has expired. Ask for a new one.",
             CodeOutcome::Locked => {
@@ -285,29 +316,26 @@ pub(crate) async fn enter_code(
             }
             _ => "That code was wrong too often. Ask for a new one.",
         };
-        start_over(&state, &id, session, start_over_because).await
+        // Forget the code asked for and show the first step again.
+        state.web.sessions.set_pending(&id, None).await?;
+        refused_code_page(&state, jar, false, start_over_because)
     }
     .await;
     result.unwrap_or_else(|error| state.error_page(error))
 }
 
-/// Forgets the code asked for and shows the first sign-in step with `message`.
-async fn start_over(
+/// The sign-in page answering an entered code with `message` (422): the
+/// code step again when `pending`, else the first step.
+fn refused_code_page(
     state: &AppState,
-    id: &SessionId,
-    mut session: Session,
+    jar: CookieJar,
+    pending: bool,
     message: &str,
 ) -> Result<Response, AppError> {
-    state.web.sessions.set_pending(id, None).await?;
-    session.pending = None;
-    Ok(refused_code_page(state, &session, message))
-}
-
-/// The sign-in page answering an entered code with `message` (422).
-fn refused_code_page(state: &AppState, session: &Session, message: &str) -> Response {
     sign_in_page(
         state,
-        session,
+        jar,
+        pending,
         StatusCode::UNPROCESSABLE_ENTITY,
         None,
         Some(message),
@@ -315,6 +343,7 @@ fn refused_code_page(state: &AppState, session: &Session, message: &str) -> Resp
 }
 
 /// Rotates the sign-in session into the customer's and goes to the orders.
+/// The CSRF cookie goes: the signed-in session has a token of its own.
 async fn sign_in_as(
     state: &AppState,
     jar: CookieJar,
@@ -337,14 +366,14 @@ async fn sign_in_as(
     };
     info!(%customer, unlocked, "signed in to the web app");
     let notice = if unlocked { "unlocked" } else { "signed-in" };
-    Ok((
-        jar.add(state.cookie(&new_id, lifetime)),
-        state.redirect(&format!("?notice={notice}")),
-    )
-        .into_response())
+    let jar = jar
+        .add(state.cookie(&new_id, lifetime))
+        .remove(state.csrf_cookie_attributes());
+    Ok((jar, state.redirect(&format!("?notice={notice}"))).into_response())
 }
 
-/// `POST /app/sign-in/restart`: forget the code asked for.
+/// `POST /app/sign-in/restart`: forget the sign-in under way (the code asked
+/// for) and start again.
 pub(crate) async fn restart(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -352,18 +381,36 @@ pub(crate) async fn restart(
 ) -> Response {
     let result = async {
         let csrf = form.as_ref().ok().and_then(|f| f.csrf.as_deref());
-        let (id, session) = posted_session(&state, &jar, csrf).await?;
-        if session.customer.is_none() {
-            state.web.sessions.set_pending(&id, None).await?;
+        if !state.double_submitted(&jar, csrf) {
+            return Err(AppError::Forbidden);
         }
-        Ok(state.redirect("/sign-in"))
+        let jar = match visitor(&state, &jar).await? {
+            Visitor::SigningIn(id, _) => {
+                state.web.sessions.delete_session(&id).await?;
+                jar.remove(state.cookie_attributes())
+            }
+            Visitor::Stranger | Visitor::SignedIn => jar,
+        };
+        Ok((jar, state.redirect("/sign-in")).into_response())
     }
     .await;
     result.unwrap_or_else(|error: AppError| state.error_page(error))
 }
 
-/// `GET /app/login`: off to the OpenID Connect provider.
-pub(crate) async fn oidc_login(State(state): State<AppState>, jar: CookieJar) -> Response {
+/// `GET /app/login?csrf=`: off to the OpenID Connect provider. The state,
+/// nonce and PKCE verifier wait in the anonymous session, made here.
+///
+/// A link rather than a form: browsers apply the Content-Security-Policy's
+/// `form-action 'self'` to a form's redirects too, and this one goes to the
+/// provider. So the link carries the CSRF token (a redirect, never a page
+/// URL: with `Referrer-Policy: same-origin` it reaches no other host, and pod
+/// logs no URIs), and nothing is stored unless it matches the CSRF cookie.
+/// Without a token (an old link) the sign-in page answers.
+pub(crate) async fn oidc_login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    query: Result<Query<CsrfForm>, QueryRejection>,
+) -> Response {
     let result = async {
         let SignInMethod::Oidc {
             login,
@@ -373,18 +420,22 @@ pub(crate) async fn oidc_login(State(state): State<AppState>, jar: CookieJar) ->
         else {
             return Err(AppError::NotFound);
         };
-        let Some((id, _, jar)) = anonymous_session(&state, jar).await? else {
+        let csrf = query.as_ref().ok().and_then(|q| q.csrf.as_deref());
+        if csrf.is_none() {
+            return Ok(state.redirect("/sign-in"));
+        }
+        if !state.double_submitted(&jar, csrf) {
+            return Err(AppError::Forbidden);
+        }
+        let visitor = visitor(&state, &jar).await?;
+        if matches!(visitor, Visitor::SignedIn) {
             return Ok(state.redirect(""));
-        };
+        }
         let start = login.begin_login(redirect_uri).map_err(|error| {
             warn!(%error, "cannot start a login");
             AppError::Unavailable
         })?;
-        state
-            .web
-            .sessions
-            .set_pending(&id, Some(start.pending))
-            .await?;
+        let jar = keep_pending(&state, jar, visitor.signing_in(), Some(start.pending)).await?;
         Ok((jar, see_other(&start.authorize_url)).into_response())
     }
     .await;
@@ -458,6 +509,18 @@ pub(crate) async fn oidc_callback(
     }
     .await;
     result.unwrap_or_else(|error| state.error_page(error))
+}
+
+/// The session of a form post whose CSRF token is the session's own.
+async fn posted_session(
+    state: &AppState,
+    jar: &CookieJar,
+    csrf: Option<&str>,
+) -> Result<(SessionId, Session), AppError> {
+    match state.session(jar).await? {
+        Some((id, session)) if csrf_matches(csrf, &session) => Ok((id, session)),
+        _ => Err(AppError::Forbidden),
+    }
 }
 
 /// `POST /app/sign-out`: delete the session (and sign out at the provider).

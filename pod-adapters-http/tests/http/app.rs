@@ -5,8 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
@@ -22,10 +24,10 @@ use pod_adapters_local::{
 };
 use pod_adapters_sql::SqlStore;
 use pod_alexa::verify::{RequestVerifier, VerifierConfig, VerifyMode};
-use pod_domain::{ConfirmationPolicy, CustomerId, Pizza, PizzaSize, Topping};
+use pod_domain::{ConfirmationPolicy, CustomerId, Pizza, PizzaSize, Timestamp, Topping};
 use pod_ports::{
-    AccountStore, MockOrderEvents, OneTimeCode, OrderingService, Passwordless, Ports,
-    SignInService, WebLogin,
+    AccountStore, MockOrderEvents, OneTimeCode, OrderingService, Passwordless, Ports, Session,
+    SessionId, SessionStore, SignInService, StoreError, WebLogin,
 };
 use serde_json::json;
 use tower::ServiceExt;
@@ -35,10 +37,71 @@ use pod_ports::testing::ManualClock;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// The session store over SQLite, counting the writes that reach it.
+struct CountingSessions {
+    inner: Arc<SqlStore>,
+    writes: AtomicUsize,
+}
+
+impl CountingSessions {
+    fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl SessionStore for CountingSessions {
+    async fn create_session(
+        &self,
+        customer: Option<CustomerId>,
+        pending: Option<String>,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(SessionId, Session), StoreError> {
+        self.wrote();
+        self.inner
+            .create_session(customer, pending, now, expires_at)
+            .await
+    }
+
+    async fn session(&self, id: &SessionId, now: Timestamp) -> Result<Option<Session>, StoreError> {
+        self.inner.session(id, now).await
+    }
+
+    async fn set_pending(&self, id: &SessionId, pending: Option<String>) -> Result<(), StoreError> {
+        self.wrote();
+        self.inner.set_pending(id, pending).await
+    }
+
+    async fn rotate_session(
+        &self,
+        id: &SessionId,
+        customer: &CustomerId,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(SessionId, Session), StoreError> {
+        self.wrote();
+        self.inner
+            .rotate_session(id, customer, now, expires_at)
+            .await
+    }
+
+    async fn delete_session(&self, id: &SessionId) -> Result<(), StoreError> {
+        self.wrote();
+        self.inner.delete_session(id).await
+    }
+}
+
 struct Env {
     router: Router,
     clock: Arc<ManualClock>,
     store: Arc<SqlStore>,
+    /// The web app's session store (`store`, its writes counted).
+    sessions: Arc<CountingSessions>,
     service: OrderingService,
     /// The same service, publishing nowhere: its changes reach the pages
     /// only through a snapshot (as when a notification from another server
@@ -64,31 +127,46 @@ impl Page {
             .unwrap_or("")
     }
 
-    /// The `pod_session` value this response sets, if any.
-    fn session_cookie(&self) -> Option<String> {
+    /// The `name=value` pair of the cookie `name` this response sets, if any.
+    fn cookie_pair(&self, name: &str) -> Option<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find_map(|v| v.strip_prefix("pod_session="))
+            .find(|v| v.starts_with(&format!("{name}=")))
             .map(|v| v.split(';').next().unwrap_or("").to_owned())
     }
 
-    fn set_cookie(&self) -> String {
+    /// The `pod_session=value` pair this response sets, if any: a `Cookie`
+    /// header for the requests of that session.
+    fn session_cookie(&self) -> Option<String> {
+        self.cookie_pair("pod_session")
+    }
+
+    /// The `pod_csrf=value` pair this response sets, if any.
+    fn csrf_cookie(&self) -> Option<String> {
+        self.cookie_pair("pod_csrf")
+    }
+
+    /// The `Set-Cookie` header of the cookie `name`.
+    fn set_cookie_of(&self, name: &str) -> String {
         self.headers
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
             .unwrap_or("")
             .to_owned()
     }
 
-    /// The value of the first hidden `csrf` field.
+    /// The value of the first hidden `csrf` field (or, on the OpenID
+    /// Connect sign-in page, of the login link's `csrf`).
     fn csrf(&self) -> String {
-        let at = self
-            .body
-            .find("name=\"csrf\" value=\"")
+        let (at, len) = ["name=\"csrf\" value=\"", "/login?csrf="]
+            .iter()
+            .find_map(|needle| Some((self.body.find(needle)?, needle.len())))
             .expect("a csrf field");
-        let rest = &self.body[at + 19..];
+        let rest = &self.body[at + len..];
         rest[..rest.find('"').unwrap()].to_owned()
     }
 }
@@ -151,8 +229,12 @@ async fn env_with(method: Option<SignInMethod>, config: WebAppConfig) -> Env {
             directory: directory.clone(),
             codes,
         });
+    let sessions = Arc::new(CountingSessions {
+        inner: store.clone(),
+        writes: AtomicUsize::new(0),
+    });
     let web = WebApp::new(
-        store.clone(),
+        sessions.clone(),
         sign_in,
         method.unwrap_or(SignInMethod::Passwordless),
         directory,
@@ -172,6 +254,7 @@ async fn env_with(method: Option<SignInMethod>, config: WebAppConfig) -> Env {
         router: pod_adapters_http::router(state),
         clock,
         store,
+        sessions,
         service,
         unheard,
         events,
@@ -200,7 +283,7 @@ impl Env {
     async fn get(&self, path: &str, cookie: Option<&str>) -> Page {
         let mut request = Request::get(path);
         if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, format!("pod_session={cookie}"));
+            request = request.header(header::COOKIE, cookie);
         }
         self.send(request.body(Body::empty()).unwrap()).await
     }
@@ -214,22 +297,28 @@ impl Env {
             .uri(path)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, format!("pod_session={cookie}"));
+            request = request.header(header::COOKIE, cookie);
         }
         self.send(request.body(Body::from(body)).unwrap()).await
     }
 
-    /// Asks for a sign-in code for `login` in the sign-in session `cookie`.
-    async fn ask_code(&self, cookie: &str, csrf: &str, login: &str) -> Page {
-        self.post(
-            "/app/sign-in",
-            Some(cookie),
-            &[("csrf", csrf), ("login", login)],
-        )
-        .await
+    /// Asks for a sign-in code for `login` as the visitor with the cookies
+    /// `cookie`; adds the sign-in session's cookie when one is made.
+    async fn ask_code(&self, cookie: &mut String, csrf: &str, login: &str) -> Page {
+        let page = self
+            .post(
+                "/app/sign-in",
+                Some(cookie),
+                &[("csrf", csrf), ("login", login)],
+            )
+            .await;
+        if let Some(session) = page.session_cookie() {
+            *cookie = format!("{cookie}; {session}");
+        }
+        page
     }
 
-    /// Enters `code` in the sign-in session `cookie`.
+    /// Enters `code` as the visitor with the cookies `cookie`.
     async fn enter_code(&self, cookie: &str, csrf: &str, code: &str) -> Page {
         self.post(
             "/app/sign-in/code",
@@ -243,23 +332,28 @@ impl Env {
     /// body unread.
     async fn open_events(&self, cookie: &str) -> axum::response::Response {
         let request = Request::get("/app/events")
-            .header(header::COOKIE, format!("pod_session={cookie}"))
+            .header(header::COOKIE, cookie)
             .body(Body::empty())
             .unwrap();
         self.router.clone().oneshot(request).await.unwrap()
     }
 
-    /// Opens the sign-in page: the anonymous session's cookie and token.
+    /// Opens the sign-in page: the visitor's cookies (only the CSRF cookie:
+    /// nothing is stored yet) and the forms' token.
     async fn start(&self) -> (String, String) {
         let page = self.get("/app/sign-in", None).await;
         assert_eq!(page.status, StatusCode::OK);
-        (page.session_cookie().unwrap(), page.csrf())
+        assert!(
+            page.session_cookie().is_none(),
+            "no session for a page view"
+        );
+        (page.csrf_cookie().unwrap(), page.csrf())
     }
 
     /// Signs `demo` in; the signed-in session's cookie and CSRF token.
     async fn sign_in(&self) -> (String, String) {
-        let (cookie, csrf) = self.start().await;
-        let sent = self.ask_code(&cookie, &csrf, "demo").await;
+        let (mut cookie, csrf) = self.start().await;
+        let sent = self.ask_code(&mut cookie, &csrf, "demo").await;
         assert_eq!(sent.status, StatusCode::SEE_OTHER);
         let done = self.enter_code(&cookie, &csrf, CODE).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
@@ -344,21 +438,140 @@ async fn the_orders_page_sends_strangers_to_sign_in() {
     assert_security_headers(&page);
 }
 
+/// Every page an anonymous visitor can ask for, and a few they may try.
+const ANONYMOUS_PAGES: [&str; 9] = [
+    "/app/sign-in",
+    "/app/sign-in?notice=signed-out",
+    "/app",
+    "/app/",
+    "/app/profile",
+    "/app/privacy",
+    "/app/events",
+    "/app/login",
+    "/app/nowhere",
+];
+
 #[tokio::test]
-async fn the_sign_in_page_makes_a_session_with_a_strict_cookie() {
+async fn anonymous_page_views_write_nothing() {
+    let env = env().await;
+    let (csrf_cookie, _) = env.start().await;
+    for cookie in [
+        None,
+        // A returning visitor, one with a session that is gone or forged,
+        // and garbage.
+        Some(csrf_cookie.as_str()),
+        Some("pod_session=gone0000000000000000000000000000000000000000"),
+        Some("pod_csrf=forged; pod_session=x y"),
+    ] {
+        for _ in 0..5 {
+            for path in ANONYMOUS_PAGES {
+                let page = env.get(path, cookie).await;
+                assert!(page.status.as_u16() < 500, "{path}: {}", page.status);
+                assert!(page.session_cookie().is_none(), "{path}");
+            }
+        }
+    }
+    assert_eq!(env.sessions.writes(), 0, "no session was written");
+
+    // Nor with OpenID Connect, where the sign-in page offers a login.
+    let (oidc, server, _) = oidc_env().await;
+    for _ in 0..5 {
+        for path in ANONYMOUS_PAGES {
+            let page = oidc.get(path, None).await;
+            assert!(page.status.as_u16() < 500, "{path}: {}", page.status);
+            assert!(page.session_cookie().is_none(), "{path}");
+        }
+    }
+    assert_eq!(oidc.sessions.writes(), 0, "no session was written");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sign_in_forms_without_a_matching_csrf_cookie_are_refused_and_write_nothing() {
+    let env = env().await;
+    let (cookie, csrf) = env.start().await;
+    let (other_cookie, other_csrf) = env.start().await;
+    assert_ne!(csrf, other_csrf);
+    let cases: [(Option<&str>, Option<&str>); 7] = [
+        // The token, but no cookie (cookies off, or another site's post).
+        (None, Some(&csrf)),
+        // The cookie, but no token.
+        (Some(&cookie), None),
+        (Some(&cookie), Some("forged")),
+        (Some(&cookie), Some("")),
+        // Each from another visitor.
+        (Some(&cookie), Some(&other_csrf)),
+        (Some(&other_cookie), Some(&csrf)),
+        (Some("pod_csrf="), Some("")),
+    ];
+    for path in ["/app/sign-in", "/app/sign-in/code", "/app/sign-in/restart"] {
+        for (cookie, token) in cases {
+            let mut form = vec![("login", "demo"), ("code", CODE)];
+            if let Some(token) = token {
+                form.push(("csrf", token));
+            }
+            let page = env.post(path, cookie, &form).await;
+            assert_eq!(
+                page.status,
+                StatusCode::FORBIDDEN,
+                "{path} {cookie:?} {token:?}"
+            );
+            assert!(page.body.contains("This form has expired"), "{}", page.body);
+            assert!(page.body.contains("pod did not act on it"), "{}", page.body);
+            assert!(page.session_cookie().is_none());
+            assert_security_headers(&page);
+        }
+    }
+    assert_eq!(env.sessions.writes(), 0, "no session was written");
+    let account = env.store.load_account(&env.demo).await.unwrap();
+    assert!(
+        account.sign_in_sends().times().is_empty(),
+        "no code was sent"
+    );
+
+    // The matching pair is acted on: the sign-in session is the first write.
+    let mut cookie = cookie;
+    let sent = env.ask_code(&mut cookie, &csrf, "demo").await;
+    assert_eq!(sent.location(), "/app/sign-in");
+    assert!(sent.session_cookie().is_some());
+    assert_eq!(env.sessions.writes(), 1);
+}
+
+#[tokio::test]
+async fn the_sign_in_page_sets_a_strict_csrf_cookie_and_makes_no_session() {
     let env = env().await;
     let page = env.get("/app/sign-in", None).await;
     assert_eq!(page.status, StatusCode::OK);
-    let cookie = page.set_cookie();
+    assert!(
+        page.session_cookie().is_none(),
+        "no session for a page view"
+    );
+    let cookie = page.set_cookie_of("pod_csrf");
     for part in ["Path=/app", "HttpOnly", "SameSite=Lax", "Max-Age=900"] {
         assert!(cookie.contains(part), "{cookie}");
     }
     assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
-    assert_eq!(page.session_cookie().unwrap().len(), 43, "256 bits");
+    assert!(!cookie.contains("Domain"), "host-only: {cookie}");
     assert!(page.body.contains("User name or email"));
-    assert_eq!(page.csrf().len(), 43);
+    assert_eq!(page.csrf().len(), 43, "256 bits");
+    assert_eq!(
+        page.csrf_cookie().unwrap(),
+        format!("pod_csrf={}", page.csrf()),
+        "the form's token is the cookie's"
+    );
     assert_security_headers(&page);
     assert_eq!(page.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+
+    // The browser's token is kept (another tab's form stays good); a
+    // malformed one is replaced.
+    let cookie = page.csrf_cookie().unwrap();
+    let again = env.get("/app/sign-in", Some(&cookie)).await;
+    assert_eq!(again.csrf(), page.csrf());
+    assert_eq!(again.csrf_cookie().unwrap(), cookie, "refreshed");
+    let other = env.get("/app/sign-in", None).await;
+    assert_ne!(other.csrf(), page.csrf(), "random");
+    let bad = env.get("/app/sign-in", Some("pod_csrf=x y")).await;
+    assert_eq!(bad.csrf().len(), 43);
 }
 
 #[tokio::test]
@@ -373,25 +586,55 @@ async fn cookies_are_secure_and_scoped_to_the_base_path_when_configured() {
     )
     .await;
     let page = env.get("/app/sign-in", None).await;
-    let cookie = page.set_cookie();
-    assert!(cookie.contains("Path=/pod/app;"), "{cookie}");
-    assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(page.body.contains("action=\"/pod/app/sign-in\""));
+    // Over HTTPS the CSRF cookie is `__Host-` (Secure, Path=/, no Domain):
+    // no other host, not even a sibling subdomain, can plant one.
+    let csrf = page.set_cookie_of("__Host-pod_csrf");
+    for part in ["Path=/;", "; Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(csrf.contains(part), "{csrf}");
+    }
+    assert!(!csrf.contains("Domain"), "{csrf}");
+    assert!(page.csrf_cookie().is_none(), "{csrf}");
+    let mut cookie = page.cookie_pair("__Host-pod_csrf").unwrap();
+    let sent = env.ask_code(&mut cookie, &page.csrf(), "demo").await;
+    assert_eq!(sent.location(), "/pod/app/sign-in", "{}", sent.body);
+    let session = sent.set_cookie_of("pod_session");
+    assert!(session.contains("Path=/pod/app;"), "{session}");
+    assert!(session.contains("; Secure"), "{session}");
+    // The plain name does not pass for the secure one.
+    let plain = format!("pod_csrf={}", page.csrf());
+    let refused = env
+        .post(
+            "/app/sign-in",
+            Some(&plain),
+            &[("csrf", &page.csrf()), ("login", "demo")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn a_code_from_the_outbox_signs_in_and_rotates_the_session() {
     let env = env().await;
-    let (anonymous, csrf) = env.start().await;
-    let sent = env.ask_code(&anonymous, &csrf, "DEMO@example.com").await;
+    let (mut anonymous, csrf) = env.start().await;
+    let sent = env
+        .ask_code(&mut anonymous, &csrf, "DEMO@example.com")
+        .await;
     assert_eq!(sent.location(), "/app/sign-in");
+    let anonymous_session = sent
+        .session_cookie()
+        .expect("the sign-in session, made now");
     let code_page = env.get("/app/sign-in", Some(&anonymous)).await;
     assert!(code_page.body.contains("name=\"code\""), "the code form");
     let done = env.enter_code(&anonymous, &csrf, CODE).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     assert_eq!(done.location(), "/app?notice=signed-in");
     let signed_in = done.session_cookie().unwrap();
-    assert_ne!(signed_in, anonymous, "rotated on sign-in");
+    assert_ne!(signed_in, anonymous_session, "rotated on sign-in");
+    assert!(
+        done.set_cookie_of("pod_csrf").contains("Max-Age=0"),
+        "the CSRF cookie goes: the session has a token of its own"
+    );
     let page = env.get("/app", Some(&signed_in)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Your orders"));
@@ -404,8 +647,8 @@ async fn a_code_from_the_outbox_signs_in_and_rotates_the_session() {
 #[tokio::test]
 async fn a_replayed_code_form_does_nothing() {
     let env = env().await;
-    let (anonymous, csrf) = env.start().await;
-    env.ask_code(&anonymous, &csrf, "demo").await;
+    let (mut anonymous, csrf) = env.start().await;
+    env.ask_code(&mut anonymous, &csrf, "demo").await;
     let first = env.enter_code(&anonymous, &csrf, CODE).await;
     assert_eq!(first.status, StatusCode::SEE_OTHER);
     let again = env.enter_code(&anonymous, &csrf, CODE).await;
@@ -413,8 +656,8 @@ async fn a_replayed_code_form_does_nothing() {
     assert!(again.session_cookie().is_none());
 
     // The used code does not sign in a fresh sign-in either.
-    let (cookie, csrf) = env.start().await;
-    env.ask_code(&cookie, &csrf, "demo").await;
+    let (mut cookie, csrf) = env.start().await;
+    env.ask_code(&mut cookie, &csrf, "demo").await;
     // The fixed code generator draws the same digits, so consume the new code first.
     env.enter_code(&cookie, &csrf, CODE).await;
     let replay = env.enter_code(&cookie, &csrf, CODE).await;
@@ -426,8 +669,8 @@ async fn an_unknown_login_looks_like_a_known_one() {
     let env = env().await;
     let mut pages = Vec::new();
     for login in ["demo", "nobody"] {
-        let (cookie, csrf) = env.start().await;
-        let sent = env.ask_code(&cookie, &csrf, login).await;
+        let (mut cookie, csrf) = env.start().await;
+        let sent = env.ask_code(&mut cookie, &csrf, login).await;
         let page = env.get("/app/sign-in", Some(&cookie)).await;
         let wrong = env.enter_code(&cookie, &csrf, WRONG).await;
         let strip = |p: &Page| p.body.replace(&csrf, "");
@@ -445,8 +688,8 @@ async fn an_unknown_login_looks_like_a_known_one() {
 #[tokio::test]
 async fn wrong_codes_are_limited_as_in_the_voice_flow() {
     let env = env().await;
-    let (cookie, csrf) = env.start().await;
-    env.ask_code(&cookie, &csrf, "demo").await;
+    let (mut cookie, csrf) = env.start().await;
+    env.ask_code(&mut cookie, &csrf, "demo").await;
     let attempt = async |code| env.enter_code(&cookie, &csrf, code).await;
     let first = attempt(WRONG).await;
     assert_eq!(first.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -458,7 +701,13 @@ async fn wrong_codes_are_limited_as_in_the_voice_flow() {
     let right = attempt(CODE).await;
     assert_eq!(right.location(), "/app/sign-in");
     assert!(right.session_cookie().is_none(), "not signed in");
-    let sent = env.ask_code(&cookie, &csrf, "demo").await;
+    let sent = env
+        .post(
+            "/app/sign-in",
+            Some(&cookie),
+            &[("csrf", &csrf), ("login", "demo")],
+        )
+        .await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER);
     let malformed = attempt("12ab").await;
     assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -466,10 +715,32 @@ async fn wrong_codes_are_limited_as_in_the_voice_flow() {
 }
 
 #[tokio::test]
+async fn starting_over_forgets_the_sign_in_session() {
+    let env = env().await;
+    let (mut cookie, csrf) = env.start().await;
+    env.ask_code(&mut cookie, &csrf, "demo").await;
+    let restarted = env
+        .post("/app/sign-in/restart", Some(&cookie), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(restarted.location(), "/app/sign-in");
+    assert!(restarted.set_cookie_of("pod_session").contains("Max-Age=0"));
+    let page = env.get("/app/sign-in", Some(&cookie)).await;
+    assert!(page.body.contains("name=\"login\""), "the first step again");
+    // The code asked for no longer signs in from that session.
+    let code = env.enter_code(&cookie, &csrf, CODE).await;
+    assert_eq!(code.status, StatusCode::FORBIDDEN);
+    // Asking again starts a new one.
+    let mut fresh = page.csrf_cookie().unwrap();
+    let sent = env.ask_code(&mut fresh, &page.csrf(), "demo").await;
+    assert_eq!(sent.location(), "/app/sign-in");
+    assert!(sent.session_cookie().is_some());
+}
+
+#[tokio::test]
 async fn an_expired_code_is_refused() {
     let env = env().await;
-    let (cookie, csrf) = env.start().await;
-    env.ask_code(&cookie, &csrf, "demo").await;
+    let (mut cookie, csrf) = env.start().await;
+    env.ask_code(&mut cookie, &csrf, "demo").await;
     env.clock.advance(Duration::from_secs(6 * 60));
     let page = env.enter_code(&cookie, &csrf, CODE).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -483,8 +754,8 @@ async fn sign_in_codes_do_not_spend_the_voice_order_budget() {
     for _ in 0..ConfirmationPolicy::default().max_codes_per_hour() {
         env.place_order().await;
     }
-    let (cookie, csrf) = env.start().await;
-    let sent = env.ask_code(&cookie, &csrf, "demo").await;
+    let (mut cookie, csrf) = env.start().await;
+    let sent = env.ask_code(&mut cookie, &csrf, "demo").await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER);
     let account = env.store.load_account(&env.demo).await.unwrap();
     assert_eq!(account.order_sends().times().len(), 5);
@@ -501,8 +772,8 @@ async fn wrong_sign_in_codes_lock_the_account_and_a_locked_account_gets_no_code(
     let lockout_after = ConfirmationPolicy::default().lockout_after();
     let mut wrong_codes = 0;
     while wrong_codes < lockout_after {
-        let (cookie, csrf) = env.start().await;
-        env.ask_code(&cookie, &csrf, "demo").await;
+        let (mut cookie, csrf) = env.start().await;
+        env.ask_code(&mut cookie, &csrf, "demo").await;
         for _ in 0..ConfirmationPolicy::default().max_failed_attempts() {
             if wrong_codes == lockout_after {
                 break;
@@ -515,8 +786,8 @@ async fn wrong_sign_in_codes_lock_the_account_and_a_locked_account_gets_no_code(
     assert_eq!(account.lockout().consecutive_failures, lockout_after);
     let sends = account.sign_in_sends().times().len();
     // Locked: asking again sends nothing, and the page says why.
-    let (cookie, csrf) = env.start().await;
-    let page = env.ask_code(&cookie, &csrf, "demo").await;
+    let (mut cookie, csrf) = env.start().await;
+    let page = env.ask_code(&mut cookie, &csrf, "demo").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.location(), "/app/sign-in?notice=not-sent-locked");
     let account = env.store.load_account(&env.demo).await.unwrap();
@@ -578,7 +849,7 @@ async fn signing_out_deletes_the_session() {
         .post("/app/sign-out", Some(&cookie), &[("csrf", &csrf)])
         .await;
     assert_eq!(out.location(), "/app/sign-in?notice=signed-out");
-    assert!(out.set_cookie().contains("Max-Age=0"));
+    assert!(out.set_cookie_of("pod_session").contains("Max-Age=0"));
     assert_eq!(
         env.get("/app", Some(&cookie)).await.status,
         StatusCode::SEE_OTHER
@@ -764,7 +1035,7 @@ async fn behind_a_trusted_proxy_the_sign_in_brake_counts_the_forwarded_address()
             .finish();
         let request = Request::post("/app/sign-in")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::COOKIE, format!("pod_session={cookie}"))
+            .header(header::COOKIE, cookie)
             // The first entry is the client's own claim; the proxy appended the last.
             .header("x-forwarded-for", format!("198.51.100.1, {address}"))
             .body(Body::from(body))
@@ -845,10 +1116,14 @@ fn id_token(sub: &str, nonce: &str) -> String {
     )
 }
 
-/// Starts a login: the session cookie and the authorize URL's query.
+/// Starts a login from the sign-in page: the sign-in session's cookie and
+/// the authorize URL's query.
 async fn begin(env: &Env) -> (String, BTreeMap<String, String>) {
-    let page = env.get("/app/login", None).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let (cookie, csrf) = env.start().await;
+    let page = env
+        .get(&format!("/app/login?csrf={csrf}"), Some(&cookie))
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let url = url::Url::parse(page.location()).unwrap();
     assert_eq!(url.path(), "/authorize");
     let query: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
@@ -940,4 +1215,36 @@ async fn oidc_callbacks_with_a_bad_state_or_nonce_are_refused() {
         env.post("/app/sign-in", None, &[]).await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn an_oidc_login_starts_only_with_the_csrf_cookie_and_token() {
+    let (env, server, _) = oidc_env().await;
+    let (cookie, csrf) = env.start().await;
+    let (_, other_csrf) = env.start().await;
+    for (cookie, query) in [
+        (None, format!("?csrf={csrf}")),
+        (Some(cookie.as_str()), "?csrf=forged".to_owned()),
+        (Some(cookie.as_str()), format!("?csrf={other_csrf}")),
+    ] {
+        let page = env.get(&format!("/app/login{query}"), cookie).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{cookie:?} {query}");
+        assert!(page.body.contains("This form has expired"));
+    }
+    // An old link without a token: the sign-in page, with the button.
+    let old = env.get("/app/login", Some(&cookie)).await;
+    assert_eq!(old.location(), "/app/sign-in");
+    assert_eq!(env.sessions.writes(), 0, "no session was written");
+    assert!(server.received_requests().await.unwrap().is_empty());
+
+    let page = env.get("/app/sign-in", Some(&cookie)).await;
+    assert!(
+        page.body
+            .contains(&format!("href=\"/app/login?csrf={csrf}\"")),
+        "{}",
+        page.body
+    );
+    let (session, _) = begin(&env).await;
+    assert!(session.starts_with("pod_session="));
+    assert_eq!(env.sessions.writes(), 1, "the login's session");
 }

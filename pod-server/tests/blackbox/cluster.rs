@@ -18,7 +18,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::support::cluster::{Cluster, TestDb, start_servers};
-use crate::support::{PATIENCE, TestApp, session_cookie};
+use crate::support::{PATIENCE, TestApp, csrf_cookie, session_cookie};
 use crate::{RECEIVED_EMAIL, order_intent, speech};
 
 const CONFIRMED: &str = "Order confirmed.";
@@ -636,33 +636,40 @@ async fn sign_in(server: &TestApp) -> String {
         .unwrap();
     let page = client.get(server.url("/app/sign-in")).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    let cookie = session_cookie(&page).expect("a session cookie");
+    let mut cookies = format!("pod_csrf={}", csrf_cookie(&page).expect("a CSRF cookie"));
     let body = page.text().await.unwrap();
     let at = body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     let csrf = body[at..].split('"').next().unwrap().to_owned();
-    let post = |path: &str, form: Vec<(&'static str, String)>| {
+    let post = |path: &str, cookies: &str, form: Vec<(&'static str, String)>| {
         client
             .post(server.url(path))
-            .header(reqwest::header::COOKIE, format!("pod_session={cookie}"))
+            .header(reqwest::header::COOKIE, cookies)
             .form(&form)
             .send()
     };
     let sent = post(
         "/app/sign-in",
+        &cookies,
         vec![("csrf", csrf.clone()), ("login", "demo".into())],
     )
     .await
     .unwrap();
     assert_eq!(sent.status(), 303);
+    let session = session_cookie(&sent).expect("the sign-in session");
+    cookies = format!("{cookies}; pod_session={session}");
     let code = server
         .outbox()
         .into_iter()
         .rfind(|e| e.purpose == "sign_in")
         .expect("a sign-in code")
         .code;
-    let done = post("/app/sign-in/code", vec![("csrf", csrf), ("code", code)])
-        .await
-        .unwrap();
+    let done = post(
+        "/app/sign-in/code",
+        &cookies,
+        vec![("csrf", csrf), ("code", code)],
+    )
+    .await
+    .unwrap();
     assert_eq!(done.status(), 303);
     session_cookie(&done).expect("the signed-in session")
 }

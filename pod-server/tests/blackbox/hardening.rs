@@ -1,6 +1,7 @@
 //! Hardening through the real server: slow and idle clients are cut off
 //! while others are served, and no log line (even at `trace`) carries a
-//! one-time code, an access token or a session cookie; with SMTP set up,
+//! one-time code, an access token, a session or CSRF cookie; anonymous page
+//! views write no session to the database; with SMTP set up,
 //! email codes go by mail only, never to the outbox.
 
 use std::time::Duration;
@@ -11,7 +12,7 @@ use tokio::net::TcpStream;
 use super::{ORDER, RECEIVED_EMAIL, authorize_confirms, speech};
 use pod_ports::testing::smtp::fake_smtp;
 
-use crate::support::{PATIENCE, Spawn, TestApp, session_cookie};
+use crate::support::{PATIENCE, Spawn, TestApp, csrf_cookie, session_cookie};
 
 /// Reads until the server closes the connection (or resets it); panics if
 /// it stays open past the hang guard. Writes `trickle` one byte at a time
@@ -107,26 +108,26 @@ async fn no_log_line_carries_a_code_a_token_or_a_session_even_at_trace() {
         .unwrap();
     let page = client.get(app.url("/app/sign-in")).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    let mut cookie = session_cookie(&page);
+    let csrf_cookie = csrf_cookie(&page).expect("a CSRF cookie");
     let body = page.text().await.unwrap();
     let at = body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     let csrf = body[at..].split('"').next().unwrap().to_owned();
-    let post = |path: &str, cookie: Option<String>, form: Vec<(&'static str, String)>| {
-        let mut request = client.post(app.url(path)).form(&form);
-        if let Some(cookie) = cookie {
-            request = request.header(reqwest::header::COOKIE, format!("pod_session={cookie}"));
-        }
-        request.send()
+    let post = |path: &str, cookies: String, form: Vec<(&'static str, String)>| {
+        client
+            .post(app.url(path))
+            .header(reqwest::header::COOKIE, cookies)
+            .form(&form)
+            .send()
     };
     let sent = post(
         "/app/sign-in",
-        cookie.clone(),
+        format!("pod_csrf={csrf_cookie}"),
         vec![("csrf", csrf.clone()), ("login", "demo".into())],
     )
     .await
     .unwrap();
     assert_eq!(sent.status(), 303);
-    cookie = session_cookie(&sent).or(cookie);
+    let anonymous = session_cookie(&sent).expect("the sign-in session");
     let sign_in_code = app
         .outbox()
         .into_iter()
@@ -135,7 +136,7 @@ async fn no_log_line_carries_a_code_a_token_or_a_session_even_at_trace() {
         .code;
     let done = post(
         "/app/sign-in/code",
-        cookie.clone(),
+        format!("pod_csrf={csrf_cookie}; pod_session={anonymous}"),
         vec![("csrf", csrf.clone()), ("code", sign_in_code.clone())],
     )
     .await
@@ -163,16 +164,88 @@ async fn no_log_line_carries_a_code_a_token_or_a_session_even_at_trace() {
     for (what, secret) in [
         ("access token", token.as_str()),
         ("session cookie", session.as_str()),
+        ("sign-in session cookie", anonymous.as_str()),
+        ("CSRF cookie", csrf_cookie.as_str()),
         ("CSRF token", csrf.as_str()),
     ] {
         assert!(!log.contains(secret), "a log line carries the {what}");
     }
-    if let Some(anonymous) = cookie {
-        assert!(
-            !log.contains(&anonymous),
-            "a log line carries the sign-in session"
-        );
+}
+
+/// The number of rows in the `sessions` table of a server's SQLite file.
+fn session_rows(app: &TestApp) -> i64 {
+    let db = rusqlite::Connection::open_with_flags(
+        app.data_dir.join(pod_server::app::DATABASE_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("the server's database");
+    db.query_row("SELECT count(*) FROM sessions", [], |row| row.get(0))
+        .expect("the sessions table")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_page_views_leave_the_session_table_unchanged() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(PATIENCE)
+        .build()
+        .unwrap();
+    assert_eq!(session_rows(&app), 0);
+    for _ in 0..20 {
+        for path in [
+            "/app/sign-in",
+            "/app",
+            "/app/",
+            "/app/profile",
+            "/app/privacy",
+            "/app/login",
+        ] {
+            let page = client.get(app.url(path)).send().await.unwrap();
+            assert!(page.status().as_u16() < 500, "{path}: {}", page.status());
+            assert!(session_cookie(&page).is_none(), "{path} made a session");
+        }
     }
+    assert_eq!(session_rows(&app), 0, "page views wrote sessions");
+
+    // A sign-in form without the matching CSRF cookie is refused, and
+    // writes nothing either.
+    let page = client.get(app.url("/app/sign-in")).send().await.unwrap();
+    let cookie = format!("pod_csrf={}", csrf_cookie(&page).expect("a CSRF cookie"));
+    let body = page.text().await.unwrap();
+    let at = body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    let csrf = body[at..].split('"').next().unwrap().to_owned();
+    for (cookie, token) in [
+        (None, csrf.as_str()),
+        (Some(cookie.as_str()), "forged"),
+        (Some(cookie.as_str()), ""),
+    ] {
+        let mut request = client
+            .post(app.url("/app/sign-in"))
+            .form(&[("csrf", token), ("login", "demo")]);
+        if let Some(cookie) = cookie {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        let refused = request.send().await.unwrap();
+        assert_eq!(refused.status(), 403, "{cookie:?} {token:?}");
+        assert!(session_cookie(&refused).is_none());
+        let text = refused.text().await.unwrap();
+        assert!(text.contains("pod did not act on it"), "{text}");
+    }
+    assert_eq!(session_rows(&app), 0, "refused forms wrote sessions");
+    assert!(app.outbox().is_empty(), "no code went out");
+
+    // The form posted with its cookie: the sign-in's session, the first row.
+    let sent = client
+        .post(app.url("/app/sign-in"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str()), ("login", "demo")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 303);
+    assert!(session_cookie(&sent).is_some());
+    assert_eq!(session_rows(&app), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -447,13 +447,24 @@ pub(crate) fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
     path
 }
 
-/// The value of the `pod_session` cookie a response sets.
-pub(crate) fn session_cookie(response: &reqwest::Response) -> Option<String> {
+/// The value of the cookie `name` a response sets.
+pub(crate) fn cookie(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("pod_session="))
+        .find_map(|v| v.strip_prefix(name)?.strip_prefix('='))
         .map(|v| v.split(';').next().unwrap_or("").to_owned())
+}
+
+/// The value of the `pod_session` cookie a response sets.
+pub(crate) fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    cookie(response, "pod_session")
+}
+
+/// The value of the `pod_csrf` cookie (the sign-in forms' double-submit
+/// token) a response sets.
+pub(crate) fn csrf_cookie(response: &reqwest::Response) -> Option<String> {
+    cookie(response, "pod_csrf")
 }
