@@ -50,8 +50,28 @@ use crate::{HttpState, LiveEvents};
 pub(crate) const SESSION_COOKIE: &str = "pod_session";
 
 /// The Content-Security-Policy of every `/app` response: only pod's own
-/// script and styles, no inline code, no framing.
+/// script and styles, no inline code, no framing. With OpenID Connect,
+/// `form-action` also names the provider's origin (see [`content_security_policy`]).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The policy for `method`. Browsers apply `form-action` to the redirects
+/// that follow a form too, and signing out of an OpenID Connect provider is
+/// a form whose answer redirects to the provider's logout URL: its origin
+/// must be allowed, or the browser stops at pod's page.
+fn content_security_policy(method: &SignInMethod) -> HeaderValue {
+    let provider = match method {
+        SignInMethod::Passwordless => None,
+        SignInMethod::Oidc { login, .. } => url::Url::parse(&login.logout_url(""))
+            .ok()
+            .filter(|url| matches!(url.scheme(), "https" | "http"))
+            .map(|url| url.origin().ascii_serialization()),
+    };
+    match provider {
+        Some(origin) => HeaderValue::try_from(format!("{CONTENT_SECURITY_POLICY} {origin}"))
+            .unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY)),
+        None => HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    }
+}
 
 /// How people sign in.
 #[derive(Clone)]
@@ -353,6 +373,7 @@ fn security_header(
 /// The `/app` routes (full paths, to merge into the main router), their
 /// state already applied.
 pub(crate) fn router(http: HttpState, web: Arc<WebApp>) -> Router<HttpState> {
+    let csp = content_security_policy(&web.method);
     let state = AppState { http, web };
     Router::new()
         .route("/app", get(pages::orders))
@@ -371,9 +392,9 @@ pub(crate) fn router(http: HttpState, web: Arc<WebApp>) -> Router<HttpState> {
         .route("/app/{*rest}", axum::routing::any(pages::not_found))
         // The security headers on every `/app` response, and `no-store` on
         // everything but the assets (which set their own Cache-Control).
-        .layer(security_header(
+        .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            CONTENT_SECURITY_POLICY,
+            csp,
         ))
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(security_header(header::REFERRER_POLICY, "same-origin"))

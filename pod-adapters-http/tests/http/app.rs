@@ -1171,6 +1171,21 @@ async fn oidc_sign_in_uses_pkce_state_and_nonce_and_rotates_the_session() {
         .await;
     let logout = url::Url::parse(out.location()).unwrap();
     assert_eq!(logout.path(), "/oidc/logout");
+    // The signed-in page lets its sign-out form redirect to the provider
+    // (browsers apply `form-action` to a form's redirects), and only there.
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    let form_action = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("form-action"))
+        .unwrap();
+    assert_eq!(
+        form_action,
+        format!(
+            "form-action 'self' {}",
+            logout.origin().ascii_serialization()
+        )
+    );
     let q: BTreeMap<String, String> = logout.query_pairs().into_owned().collect();
     assert_eq!(
         q["post_logout_redirect_uri"],
