@@ -2,6 +2,7 @@
 //! from the verified bytes), then let the skill answer it.
 
 mod skill;
+mod texts;
 
 use axum::Json;
 use axum::body::Bytes;
