@@ -566,7 +566,9 @@ mod tests {
 
     #[test]
     fn every_model_has_the_same_intents_and_slots() {
-        let shape = |model: &LanguageModel| -> Vec<(String, Vec<(String, String)>, bool)> {
+        /// An intent's name, its slots (name, type), whether it has no samples.
+        type Shape = (String, Vec<(String, String)>, bool);
+        let shape = |model: &LanguageModel| -> Vec<Shape> {
             model
                 .intents
                 .iter()
@@ -667,9 +669,12 @@ mod tests {
         );
     }
 
-    /// What a slot of `kind` may be filled with in `model`: what is said,
-    /// the value the matcher hands on, and the ids it means.
-    fn fillings(model: &LanguageModel, kind: &str) -> Vec<(String, String, Vec<String>)> {
+    /// A slot filled: what is said, the value the matcher hands on, and the
+    /// ids it means.
+    type Filling = (String, String, Vec<String>);
+
+    /// What a slot of `kind` may be filled with in `model`.
+    fn fillings(model: &LanguageModel, kind: &str) -> Vec<Filling> {
         if kind == "AMAZON.FOUR_DIGIT_NUMBER" {
             let spoken: &[(&str, &str)] = match model.language {
                 Language::English => &[
@@ -694,7 +699,7 @@ mod tests {
             .find(|t| t.name == kind)
             .unwrap_or_else(|| panic!("{}: no slot type {kind}", model.locale))
             .values;
-        let mut fillings: Vec<(String, String, Vec<String>)> = values
+        let mut fillings: Vec<Filling> = values
             .iter()
             .flat_map(|v| {
                 let id = v.id.clone().unwrap();
@@ -750,7 +755,7 @@ mod tests {
                         .split_whitespace()
                         .filter_map(|w| w.strip_prefix('{').and_then(|w| w.strip_suffix('}')))
                         .collect();
-                    let candidates: Vec<Vec<(String, String, Vec<String>)>> = placeholders
+                    let candidates: Vec<Vec<Filling>> = placeholders
                         .iter()
                         .map(|slot| {
                             let kind = model.slot_type(&intent.name, slot).unwrap_or_else(|| {
