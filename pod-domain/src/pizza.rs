@@ -661,6 +661,25 @@ mod tests {
         }
 
         #[test]
+        fn any_languages_words_parse_to_the_same_pizza(pizza in any_pizza(), synonym in any::<prop::sample::Index>()) {
+            prop_assume!(!pizza.toppings().is_empty());
+            for (language, and) in [(Language::English, "and"), (Language::German, "und")] {
+                let pick = |words: Words| {
+                    let all: Vec<&str> = words.all().collect();
+                    all[synonym.index(all.len())]
+                };
+                let toppings: Vec<&str> = pizza.toppings().iter().map(|t| pick(t.words(language))).collect();
+                let said = match toppings.as_slice() {
+                    [init @ .., last] if !init.is_empty() => format!("{} {and} {last}", init.join(", ")),
+                    _ => toppings.join(""),
+                };
+                let size = pick(pizza.size().words(language));
+                let parsed = Pizza::from_spoken(Some(size), Some(&said)).unwrap();
+                prop_assert_eq!(&parsed, &pizza, "{:?}: {} / {}", language, size, said);
+            }
+        }
+
+        #[test]
         fn parsing_never_panics_and_never_exceeds_the_limit(size in ".{0,40}", spoken in ".{0,80}") {
             if let Ok(pizza) = Pizza::from_spoken(Some(&size), Some(&spoken)) {
                 prop_assert!(pizza.toppings().len() <= MAX_TOPPINGS);
