@@ -7,7 +7,7 @@ use pod_domain::{Channel, CustomerId, Pizza, PizzaError};
 use pod_ports::{ConfirmOutcome, OneTimeCode, OrderingService, PlaceOutcome, ServiceError};
 use tracing::{info, warn};
 
-use super::texts::{Texts, for_locale};
+use super::texts::Texts;
 use crate::metrics::Metrics;
 
 /// How the skill answered: the response and, when the request ended in a
@@ -26,20 +26,13 @@ impl From<ResponseEnvelope> for Answer {
     }
 }
 
-/// Answers one verified request, in the words of its locale.
+/// Answers one verified request, in the words of `texts` (its locale's).
 pub(crate) async fn answer(
     service: &OrderingService,
     metrics: &Metrics,
+    texts: &Texts,
     envelope: &RequestEnvelope,
 ) -> Answer {
-    let texts = for_locale(
-        envelope
-            .request
-            .common()
-            .locale
-            .as_deref()
-            .unwrap_or_default(),
-    );
     match &envelope.request {
         Request::Launch(_) => ResponseEnvelope::ask(texts.welcome, texts.order_hint).into(),
         Request::SessionEnded(_) | Request::ExceptionEncountered(_) => {

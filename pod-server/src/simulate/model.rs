@@ -344,34 +344,39 @@ impl LanguageModel {
                 slots: vec![],
             };
         }
-        for intent in &self.intents {
-            let is_number = |slot: &str| {
-                intent
-                    .slots
-                    .iter()
-                    .any(|s| s.name == slot && s.kind == "AMAZON.FOUR_DIGIT_NUMBER")
-            };
-            // A number slot takes spoken digits only, as Alexa fills it.
-            let accepts = |slot: &str, taken: &[String]| {
-                !is_number(slot) || taken.iter().all(|w| phrases.is_digits(w))
-            };
-            for sample in &intent.samples {
-                if let Some(slots) = match_sample(&sample_words(sample), &heard, &accepts) {
-                    let slots = slots
-                        .into_iter()
-                        .map(|(name, value)| {
-                            let value = if is_number(&name) {
-                                spoken_digits(phrases, &value)
-                            } else {
-                                value
-                            };
-                            (name, value)
-                        })
-                        .collect();
-                    return Utterance::Intent {
-                        name: intent.name.as_str().into(),
-                        slots,
-                    };
+        // First with number slots taking spoken digits only, as Alexa fills
+        // them ("authorize the order with 1 2 3 4" is that sample, not
+        // "authorize {Code}"); then with any words, so a misheard code still
+        // reaches its intent, where the skill asks for it again.
+        for digits_only in [true, false] {
+            for intent in &self.intents {
+                let is_number = |slot: &str| {
+                    intent
+                        .slots
+                        .iter()
+                        .any(|s| s.name == slot && s.kind == "AMAZON.FOUR_DIGIT_NUMBER")
+                };
+                let accepts = |slot: &str, taken: &[String]| {
+                    !digits_only || !is_number(slot) || taken.iter().all(|w| phrases.is_digits(w))
+                };
+                for sample in &intent.samples {
+                    if let Some(slots) = match_sample(&sample_words(sample), &heard, &accepts) {
+                        let slots = slots
+                            .into_iter()
+                            .map(|(name, value)| {
+                                let value = if is_number(&name) {
+                                    spoken_digits(phrases, &value)
+                                } else {
+                                    value
+                                };
+                                (name, value)
+                            })
+                            .collect();
+                        return Utterance::Intent {
+                            name: intent.name.as_str().into(),
+                            slots,
+                        };
+                    }
                 }
             }
         }
@@ -499,6 +504,14 @@ mod tests {
             (
                 "Operation pizza is a go 9876",
                 intent("AuthorizePizzaOrderIntent", &[("Code", "9876")]),
+            ),
+            (
+                "authorize the order with one two three four",
+                intent("AuthorizePizzaOrderIntent", &[("Code", "1234")]),
+            ),
+            (
+                "authorize banana",
+                intent("AuthorizePizzaOrderIntent", &[("Code", "banana")]),
             ),
             ("open pizza on demand", Utterance::Launch),
             ("help", intent("AMAZON.HelpIntent", &[])),
