@@ -33,6 +33,6 @@ pub use order::{
     AwaitingCode, CancelReason, CodeCheck, ConfirmStep, Order, OrderError, OrderEvent, OrderId,
     OrderState, Transition,
 };
-pub use pizza::{MAX_TOPPINGS, Pizza, PizzaError, PizzaSize, Topping};
+pub use pizza::{Language, MAX_TOPPINGS, Pizza, PizzaError, PizzaSize, Topping, Words};
 pub use policy::{ConfirmationPolicy, PolicyError};
 pub use time::Timestamp;

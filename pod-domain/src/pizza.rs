@@ -3,8 +3,53 @@ use std::fmt;
 /// The most toppings one pizza may carry.
 pub const MAX_TOPPINGS: usize = 5;
 
-/// Words that join toppings in speech and carry no topping themselves.
-const FILLER_WORDS: &[&str] = &["and", "with", "plus", "some", "a", "an", "the", "also"];
+/// Words that join toppings in speech and carry no topping themselves, in
+/// every [`Language`].
+const FILLER_WORDS: &[&str] = &[
+    "and", "with", "plus", "some", "a", "an", "the", "also", // English
+    "und", "mit", "ein", "eine", "einer", "etwas", "auch", "noch", "dazu", // German
+];
+
+/// Words after a size that say nothing more ("large size", "große Pizza").
+const SIZE_TRAILERS: &[&str] = &["size", "pizza", "größe", "grösse"];
+
+/// A language pizzas are ordered in. Parsing understands the words of every
+/// language at once (a slot value is whatever the person said); an
+/// interaction model lists the words of its own language
+/// ([`PizzaSize::words`], [`Topping::words`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    /// English: the canonical names and their synonyms.
+    English,
+    /// German.
+    German,
+}
+
+impl Language {
+    /// Every language.
+    pub const ALL: [Language; 2] = [Language::English, Language::German];
+}
+
+/// How one language says a size or a topping: the value an interaction
+/// model lists, and its synonyms. All lowercase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Words {
+    /// The value ("large", "groß").
+    pub value: &'static str,
+    /// Other words for it ("big"; "große", "gross").
+    pub synonyms: &'static [&'static str],
+}
+
+impl Words {
+    /// The value, then the synonyms.
+    pub fn all(&self) -> impl Iterator<Item = &'static str> + use<> {
+        std::iter::once(self.value).chain(self.synonyms.iter().copied())
+    }
+
+    fn contains(&self, phrase: &str) -> bool {
+        self.value == phrase || self.synonyms.contains(&phrase)
+    }
+}
 
 /// The longest synonym, in words ("extra large", "green bell peppers").
 const LONGEST_SYNONYM_WORDS: usize = 3;
@@ -41,22 +86,54 @@ impl PizzaSize {
         }
     }
 
-    /// Other words a person may say for this size.
+    /// Other English words a person may say for this size.
     pub fn synonyms(self) -> &'static [&'static str] {
-        match self {
-            PizzaSize::Small => &["little", "personal"],
-            PizzaSize::Medium => &["regular", "normal"],
-            PizzaSize::Large => &["big"],
-            PizzaSize::Jumbo => &["extra large", "huge", "family"],
-        }
+        self.words(Language::English).synonyms
     }
 
-    /// Parses a spoken size: case-insensitive, synonyms allowed, a trailing
-    /// "size" or "pizza" ignored.
+    /// How `language` says this size; English's value is [`PizzaSize::name`].
+    pub fn words(self, language: Language) -> Words {
+        let (value, synonyms): (&'static str, &'static [&'static str]) = match (language, self) {
+            (Language::English, PizzaSize::Small) => ("small", &["little", "personal"]),
+            (Language::English, PizzaSize::Medium) => ("medium", &["regular", "normal"]),
+            (Language::English, PizzaSize::Large) => ("large", &["big"]),
+            (Language::English, PizzaSize::Jumbo) => ("jumbo", &["extra large", "huge", "family"]),
+            (Language::German, PizzaSize::Small) => ("klein", &["kleine", "kleinen", "kleiner"]),
+            (Language::German, PizzaSize::Medium) => (
+                "mittel",
+                &[
+                    "mittlere",
+                    "mittleren",
+                    "mittelgroß",
+                    "mittelgroße",
+                    "normale",
+                ],
+            ),
+            (Language::German, PizzaSize::Large) => {
+                ("groß", &["große", "großen", "gross", "grosse"])
+            }
+            (Language::German, PizzaSize::Jumbo) => (
+                "jumbo",
+                &[
+                    "riesig",
+                    "riesige",
+                    "riesigen",
+                    "extra groß",
+                    "extra große",
+                    "familiengröße",
+                ],
+            ),
+        };
+        Words { value, synonyms }
+    }
+
+    /// Parses a spoken size: case-insensitive, the words of every
+    /// [`Language`] allowed, a trailing "size" or "pizza" ("Größe",
+    /// "Pizza") ignored.
     pub fn parse(spoken: &str) -> Result<Self, PizzaError> {
         let words = normalized_words(spoken);
         let trimmed: Vec<&str> = match words.as_slice() {
-            [rest @ .., last] if !rest.is_empty() && (*last == "size" || *last == "pizza") => {
+            [rest @ .., last] if !rest.is_empty() && SIZE_TRAILERS.contains(&last.as_str()) => {
                 rest.iter().map(String::as_str).collect()
             }
             all => all.iter().map(String::as_str).collect(),
@@ -64,7 +141,11 @@ impl PizzaSize {
         let phrase = trimmed.join(" ");
         PizzaSize::ALL
             .into_iter()
-            .find(|size| size.name() == phrase || size.synonyms().contains(&phrase.as_str()))
+            .find(|size| {
+                Language::ALL
+                    .into_iter()
+                    .any(|language| size.words(language).contains(&phrase))
+            })
             .ok_or_else(|| PizzaError::UnknownSize(spoken.trim().to_owned()))
     }
 }
@@ -132,22 +213,55 @@ impl Topping {
         }
     }
 
-    /// Other words a person may say for this topping.
+    /// Other English words a person may say for this topping.
     pub fn synonyms(self) -> &'static [&'static str] {
-        match self {
-            Topping::Pepperoni => &["pepperonis", "salami"],
-            Topping::Mushrooms => &["mushroom"],
-            Topping::Onions => &["onion", "red onions"],
-            Topping::Sausage => &["sausages", "italian sausage"],
-            Topping::Bacon => &["bacon bits"],
-            Topping::ExtraCheese => &["cheese", "double cheese", "more cheese"],
-            Topping::BlackOlives => &["olives", "olive", "black olive"],
-            Topping::GreenPeppers => &["peppers", "pepper", "green pepper", "bell peppers"],
-            Topping::Pineapple => &["pineapples"],
-            Topping::Spinach => &["baby spinach"],
-            Topping::Chicken => &["grilled chicken"],
-            Topping::Ham => &["prosciutto"],
-        }
+        self.words(Language::English).synonyms
+    }
+
+    /// How `language` says this topping; English's value is
+    /// [`Topping::name`].
+    pub fn words(self, language: Language) -> Words {
+        use Topping::*;
+        let (value, synonyms): (&'static str, &'static [&'static str]) = match language {
+            Language::English => match self {
+                Pepperoni => ("pepperoni", &["pepperonis", "salami"]),
+                Mushrooms => ("mushrooms", &["mushroom"]),
+                Onions => ("onions", &["onion", "red onions"]),
+                Sausage => ("sausage", &["sausages", "italian sausage"]),
+                Bacon => ("bacon", &["bacon bits"]),
+                ExtraCheese => ("extra cheese", &["cheese", "double cheese", "more cheese"]),
+                BlackOlives => ("black olives", &["olives", "olive", "black olive"]),
+                GreenPeppers => (
+                    "green peppers",
+                    &["peppers", "pepper", "green pepper", "bell peppers"],
+                ),
+                Pineapple => ("pineapple", &["pineapples"]),
+                Spinach => ("spinach", &["baby spinach"]),
+                Chicken => ("chicken", &["grilled chicken"]),
+                Ham => ("ham", &["prosciutto"]),
+            },
+            Language::German => match self {
+                Pepperoni => ("salami", &["peperoni", "pepperoni", "peperonisalami"]),
+                Mushrooms => ("pilze", &["pilzen", "pilz", "champignons", "champignon"]),
+                Onions => ("zwiebeln", &["zwiebel", "rote zwiebeln", "roten zwiebeln"]),
+                Sausage => (
+                    "salsiccia",
+                    &["wurst", "italienische wurst", "italienischer wurst"],
+                ),
+                Bacon => ("speck", &["bacon", "speckwürfel"]),
+                ExtraCheese => ("extra käse", &["käse", "doppelt käse", "mehr käse"]),
+                BlackOlives => ("schwarze oliven", &["oliven", "olive", "schwarzen oliven"]),
+                GreenPeppers => (
+                    "grüne paprika",
+                    &["paprika", "grüner paprika", "paprikaschoten"],
+                ),
+                Pineapple => ("ananas", &[]),
+                Spinach => ("spinat", &["blattspinat"]),
+                Chicken => ("hähnchen", &["hühnchen", "hähnchenbrust", "huhn"]),
+                Ham => ("schinken", &["kochschinken", "prosciutto"]),
+            },
+        };
+        Words { value, synonyms }
     }
 
     /// The inverse of [`Topping::name`].
@@ -156,9 +270,11 @@ impl Topping {
     }
 
     fn matching(phrase: &str) -> Option<Self> {
-        Topping::ALL
-            .into_iter()
-            .find(|t| t.name() == phrase || t.synonyms().contains(&phrase))
+        Topping::ALL.into_iter().find(|t| {
+            Language::ALL
+                .into_iter()
+                .any(|language| t.words(language).contains(phrase))
+        })
     }
 }
 
@@ -423,14 +539,109 @@ mod tests {
 
     #[test]
     fn names_and_synonyms_are_unique_across_toppings() {
-        let mut seen = std::collections::HashSet::new();
-        for t in Topping::ALL {
-            for phrase in std::iter::once(t.name()).chain(t.synonyms().iter().copied()) {
-                assert!(seen.insert(phrase), "{phrase} is used twice");
-                assert!(phrase.split(' ').count() <= LONGEST_SYNONYM_WORDS);
-                assert_eq!(Topping::matching(phrase), Some(t));
+        // Within a language a phrase names one topping; across languages a
+        // phrase may repeat ("prosciutto"), but only for the same topping.
+        let mut meaning = std::collections::HashMap::new();
+        for language in Language::ALL {
+            let mut seen = std::collections::HashSet::new();
+            for t in Topping::ALL {
+                let words = t.words(language);
+                for phrase in words.all() {
+                    assert!(
+                        seen.insert(phrase),
+                        "{phrase} is used twice in {language:?}"
+                    );
+                    assert_eq!(*meaning.entry(phrase).or_insert(t), t, "{phrase}");
+                    assert_eq!(phrase, phrase.to_lowercase(), "{phrase}");
+                    assert!(phrase.split(' ').count() <= LONGEST_SYNONYM_WORDS);
+                    assert!(!FILLER_WORDS.contains(&phrase), "{phrase}");
+                    assert_eq!(Topping::matching(phrase), Some(t));
+                }
+            }
+            let mut sizes = std::collections::HashSet::new();
+            for size in PizzaSize::ALL {
+                for phrase in size.words(language).all() {
+                    assert!(
+                        sizes.insert(phrase),
+                        "{phrase} is used twice in {language:?}"
+                    );
+                    assert_eq!(PizzaSize::parse(phrase), Ok(size), "{phrase}");
+                }
             }
         }
+        assert_eq!(Topping::Ham.words(Language::English).value, "ham");
+        for size in PizzaSize::ALL {
+            assert_eq!(size.words(Language::English).value, size.name());
+        }
+        for t in Topping::ALL {
+            assert_eq!(t.words(Language::English).value, t.name());
+        }
+    }
+
+    #[test]
+    fn german_sizes_and_toppings_parse_to_the_canonical_pizza() {
+        use Topping::*;
+        let cases: &[(&str, &str, PizzaSize, &[Topping])] = &[
+            ("groß", "Salami", PizzaSize::Large, &[Pepperoni]),
+            (
+                "große",
+                "Salami und Pilze",
+                PizzaSize::Large,
+                &[Pepperoni, Mushrooms],
+            ),
+            (
+                "Gross",
+                "Peperoni mit Champignons",
+                PizzaSize::Large,
+                &[Pepperoni, Mushrooms],
+            ),
+            (
+                "klein",
+                "Schinken, Zwiebeln und Oliven",
+                PizzaSize::Small,
+                &[Ham, Onions, BlackOlives],
+            ),
+            ("kleine Pizza", "Paprika", PizzaSize::Small, &[GreenPeppers]),
+            (
+                "mittel",
+                "extra Käse und Ananas",
+                PizzaSize::Medium,
+                &[ExtraCheese, Pineapple],
+            ),
+            (
+                "mittlere Größe",
+                "Speck, Spinat und Hähnchen",
+                PizzaSize::Medium,
+                &[Bacon, Spinach, Chicken],
+            ),
+            (
+                "extra groß",
+                "schwarze Oliven und grüne Paprika",
+                PizzaSize::Jumbo,
+                &[BlackOlives, GreenPeppers],
+            ),
+            (
+                "riesige",
+                "Salsiccia und rote Zwiebeln",
+                PizzaSize::Jumbo,
+                &[Sausage, Onions],
+            ),
+            (
+                "Jumbo",
+                "mit Salami und Pilzen",
+                PizzaSize::Jumbo,
+                &[Pepperoni, Mushrooms],
+            ),
+        ];
+        for (size, toppings, expected_size, expected_toppings) in cases {
+            let pizza = Pizza::from_spoken(Some(size), Some(toppings)).unwrap();
+            assert_eq!(pizza.size(), *expected_size, "{size}");
+            assert_eq!(pizza.toppings(), *expected_toppings, "{toppings}");
+        }
+        assert_eq!(
+            toppings("Salami und Sardellen"),
+            Err(PizzaError::UnknownTopping("sardellen".into()))
+        );
     }
 
     fn any_pizza() -> impl Strategy<Value = Pizza> {
@@ -447,6 +658,25 @@ mod tests {
             prop_assume!(!pizza.toppings().is_empty());
             let parsed = Pizza::from_spoken(Some(pizza.size().name()), Some(&pizza.spoken_toppings())).unwrap();
             prop_assert_eq!(parsed, pizza);
+        }
+
+        #[test]
+        fn any_languages_words_parse_to_the_same_pizza(pizza in any_pizza(), synonym in any::<prop::sample::Index>()) {
+            prop_assume!(!pizza.toppings().is_empty());
+            for (language, and) in [(Language::English, "and"), (Language::German, "und")] {
+                let pick = |words: Words| {
+                    let all: Vec<&str> = words.all().collect();
+                    all[synonym.index(all.len())]
+                };
+                let toppings: Vec<&str> = pizza.toppings().iter().map(|t| pick(t.words(language))).collect();
+                let said = match toppings.as_slice() {
+                    [init @ .., last] if !init.is_empty() => format!("{} {and} {last}", init.join(", ")),
+                    _ => toppings.join(""),
+                };
+                let size = pick(pizza.size().words(language));
+                let parsed = Pizza::from_spoken(Some(size), Some(&said)).unwrap();
+                prop_assert_eq!(&parsed, &pizza, "{:?}: {} / {}", language, size, said);
+            }
         }
 
         #[test]

@@ -2,6 +2,7 @@
 //! from the verified bytes), then let the skill answer it.
 
 mod skill;
+mod texts;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -33,13 +34,23 @@ pub(crate) async fn handle(
         }
     };
     let envelope = verified.envelope();
+    // The words of the request's locale (en-US for any other).
+    let texts = texts::for_locale(
+        envelope
+            .request
+            .common()
+            .locale
+            .as_deref()
+            .unwrap_or_default(),
+    );
     let span = info_span!(
         "alexa",
         request_id = envelope.request.request_id().unwrap_or("-"),
         request_type = envelope.request.type_name(),
         intent = envelope.request.intent().map_or("-", |i| i.name.as_str()),
+        locale = texts.locale,
     );
-    let answer = skill::answer(state.service(), state.metrics(), envelope)
+    let answer = skill::answer(state.service(), state.metrics(), texts, envelope)
         .instrument(span)
         .await;
     if answer.unsupported {

@@ -1,22 +1,14 @@
-//! What the skill says: one request envelope in, one response envelope out.
-//! The words live here, apart from verification and transport.
+//! What the skill does: one request envelope in, one response envelope out,
+//! apart from verification and transport. The words come from the
+//! catalogue of the request's locale (`texts`).
 
 use pod_alexa::envelope::{Intent, IntentName, Request, RequestEnvelope, ResponseEnvelope};
-use pod_domain::{CustomerId, MAX_TOPPINGS, Order, Pizza, PizzaError, Topping};
+use pod_domain::{Channel, CustomerId, Pizza, PizzaError};
 use pod_ports::{ConfirmOutcome, OneTimeCode, OrderingService, PlaceOutcome, ServiceError};
 use tracing::{info, warn};
 
+use super::texts::Texts;
 use crate::metrics::Metrics;
-
-const WELCOME: &str = "Welcome to Pizza on Demand. How can I help you?";
-const ORDER_HINT: &str = "You can say: get me a large pizza with pepperoni.";
-const CODE_HINT: &str = "Say authorize, followed by the code.";
-const HELP: &str = "You can order a pizza by saying: get me a large pizza with pepperoni. \
-    I will send a code to your phone or email, and you authorize the order by saying: authorize, followed by the code. \
-    What would you like?";
-const GOODBYE: &str = "Goodbye.";
-const LINK_ACCOUNT: &str = "To order pizza, please link your Pizza on Demand account. \
-    I have sent a card to the Alexa app to help you do that.";
 
 /// How the skill answered: the response and, when the request ended in a
 /// refusal or failure a person could cause, a short reason for the metrics.
@@ -34,26 +26,23 @@ impl From<ResponseEnvelope> for Answer {
     }
 }
 
-/// Answers one verified request.
+/// Answers one verified request, in the words of `texts` (its locale's).
 pub(crate) async fn answer(
     service: &OrderingService,
     metrics: &Metrics,
+    texts: &Texts,
     envelope: &RequestEnvelope,
 ) -> Answer {
     match &envelope.request {
-        Request::Launch(_) => ResponseEnvelope::ask(WELCOME, ORDER_HINT).into(),
+        Request::Launch(_) => ResponseEnvelope::ask(texts.welcome, texts.order_hint).into(),
         Request::SessionEnded(_) | Request::ExceptionEncountered(_) => {
             ResponseEnvelope::empty().into()
         }
         Request::Intent(request) => match &request.intent {
-            Some(intent) => answer_intent(service, metrics, envelope, intent)
+            Some(intent) => answer_intent(service, metrics, texts, envelope, intent)
                 .await
                 .into(),
-            None => ResponseEnvelope::ask(
-                "Sorry, I didn't understand that. How can I help you?",
-                ORDER_HINT,
-            )
-            .into(),
+            None => ResponseEnvelope::ask(texts.not_understood, texts.order_hint).into(),
         },
         Request::Unsupported(other) => {
             info!(
@@ -71,36 +60,31 @@ pub(crate) async fn answer(
 async fn answer_intent(
     service: &OrderingService,
     metrics: &Metrics,
+    texts: &Texts,
     envelope: &RequestEnvelope,
     intent: &Intent,
 ) -> ResponseEnvelope {
     match &intent.name {
         IntentName::GetMeSomePizza | IntentName::AuthorizePizzaOrder => {
             // Both act for the customer the account is linked to.
-            let customer = match linked_customer(service, metrics, envelope).await {
+            let customer = match linked_customer(service, metrics, texts, envelope).await {
                 Ok(customer) => customer,
                 Err(answer) => return answer,
             };
             if intent.name == IntentName::GetMeSomePizza {
-                order(service, metrics, &customer, intent).await
+                order(service, metrics, texts, &customer, intent).await
             } else {
-                authorize(service, metrics, &customer, intent).await
+                authorize(service, metrics, texts, &customer, intent).await
             }
         }
-        IntentName::Help => ResponseEnvelope::ask(HELP, ORDER_HINT),
+        IntentName::Help => ResponseEnvelope::ask(texts.help, texts.order_hint),
         IntentName::Stop | IntentName::Cancel | IntentName::NavigateHome => {
-            ResponseEnvelope::tell(GOODBYE)
+            ResponseEnvelope::tell(texts.goodbye)
         }
-        IntentName::Fallback => ResponseEnvelope::ask(
-            format!("Sorry, Pizza on Demand can't help with that. {ORDER_HINT} Or say help."),
-            ORDER_HINT,
-        ),
+        IntentName::Fallback => ResponseEnvelope::ask(texts.fallback, texts.order_hint),
         IntentName::Other(other) => {
             info!(intent = other.as_str(), "unknown intent");
-            ResponseEnvelope::ask(
-                format!("Sorry, I don't know how to do that. {ORDER_HINT} Or say help."),
-                ORDER_HINT,
-            )
+            ResponseEnvelope::ask(texts.unknown_intent, texts.order_hint)
         }
     }
 }
@@ -108,6 +92,7 @@ async fn answer_intent(
 async fn order(
     service: &OrderingService,
     metrics: &Metrics,
+    texts: &Texts,
     customer: &CustomerId,
     intent: &Intent,
 ) -> ResponseEnvelope {
@@ -115,55 +100,44 @@ async fn order(
         Ok(pizza) => pizza,
         Err(error) => {
             metrics.rejected(pizza_error_reason(&error));
-            return misunderstood_pizza(&error);
+            return ResponseEnvelope::ask((texts.misunderstood_pizza)(&error), texts.order_hint);
         }
     };
     match service.place_order_for(customer, pizza).await {
         Ok(PlaceOutcome::Placed { order, superseded }) => {
             metrics.code_sent();
-            let place = order
-                .awaiting()
-                .map(|w| w.channel().spoken_place())
-                .unwrap_or("email");
+            let channel = order.awaiting().map_or(Channel::Email, |w| w.channel());
             let sent_to = order
                 .awaiting()
                 .map(|w| w.masked_destination().to_owned())
                 .unwrap_or_default();
-            let previous = if superseded.is_some() {
-                "I cancelled your previous order. "
-            } else {
-                ""
-            };
             ResponseEnvelope::ask(
-                format!(
-                    "{previous}I have received your pizza request. Authorize the transaction using the code received in your {place}."
-                ),
-                CODE_HINT,
+                (texts.order_received)(channel, superseded.is_some()),
+                texts.code_hint,
             )
-            .with_simple_card("Pizza order received", format!("{}. Code sent to {sent_to}.", capitalized(order.pizza())))
+            .with_simple_card(
+                texts.order_card_title,
+                (texts.order_card)(order.pizza(), &sent_to),
+            )
         }
-        Ok(PlaceOutcome::NotLinked) => not_linked(metrics),
-        Ok(PlaceOutcome::Locked) => locked(metrics),
+        Ok(PlaceOutcome::NotLinked) => not_linked(metrics, texts),
+        Ok(PlaceOutcome::Locked) => locked(metrics, texts),
         Ok(PlaceOutcome::RateLimited) => {
             metrics.rejected("rate_limited");
-            ResponseEnvelope::tell(
-                "You have asked for too many codes in the last hour. Please try again later.",
-            )
+            ResponseEnvelope::tell(texts.order_rate_limited)
         }
         Ok(PlaceOutcome::NoContactPoint) => {
             metrics.rejected("no_contact_point");
-            ResponseEnvelope::tell(
-                "Your account has no phone number or email address that I can send a code to. \
-                 Please add one to your account, then order again.",
-            )
+            ResponseEnvelope::tell(texts.no_contact_point)
         }
-        Err(error) => unavailable(metrics, &error),
+        Err(error) => unavailable(metrics, texts, &error),
     }
 }
 
 async fn authorize(
     service: &OrderingService,
     metrics: &Metrics,
+    texts: &Texts,
     customer: &CustomerId,
     intent: &Intent,
 ) -> ResponseEnvelope {
@@ -173,65 +147,40 @@ async fn authorize(
     else {
         metrics.rejected("code_not_understood");
         let digits = service.policy().code_digits();
-        return ResponseEnvelope::ask(
-            format!(
-                "I didn't catch the code. Please say authorize, followed by the {digits} digits."
-            ),
-            CODE_HINT,
-        );
+        return ResponseEnvelope::ask((texts.code_not_caught)(digits), texts.code_hint);
     };
     match service.confirm_order_for(customer, &code).await {
         Ok(ConfirmOutcome::Confirmed(order)) => {
             metrics.confirmed();
-            ResponseEnvelope::tell(format!(
-                "Order confirmed. Your {} is on its way.",
-                without_article(&order)
-            ))
-            .with_simple_card("Order confirmed", capitalized(order.pizza()))
+            ResponseEnvelope::tell((texts.confirmed)(order.pizza())).with_simple_card(
+                texts.confirmed_card_title,
+                (texts.confirmed_card)(order.pizza()),
+            )
         }
-        Ok(ConfirmOutcome::AlreadyConfirmed(_)) => {
-            ResponseEnvelope::tell("That order is already confirmed.")
-        }
+        Ok(ConfirmOutcome::AlreadyConfirmed(_)) => ResponseEnvelope::tell(texts.already_confirmed),
         Ok(ConfirmOutcome::WrongCode { attempts_left, .. }) => {
             metrics.rejected("wrong_code");
-            let attempts = if attempts_left == 1 {
-                "1 attempt".to_owned()
-            } else {
-                format!("{attempts_left} attempts")
-            };
-            ResponseEnvelope::ask(
-                format!("That code is not right. You have {attempts} left. {CODE_HINT}"),
-                CODE_HINT,
-            )
+            ResponseEnvelope::ask((texts.wrong_code)(attempts_left), texts.code_hint)
         }
         Ok(ConfirmOutcome::TooManyAttempts(_)) => {
             metrics.rejected("too_many_attempts");
-            ResponseEnvelope::tell(
-                "That code is not right, and that was the last attempt, so I cancelled the order. You can place a new one.",
-            )
+            ResponseEnvelope::tell(texts.too_many_attempts)
         }
         Ok(ConfirmOutcome::Expired(_)) => {
             metrics.rejected("expired");
-            ResponseEnvelope::tell(
-                "That code has expired, so I cancelled the order. Please order again to get a new code.",
-            )
+            ResponseEnvelope::tell(texts.expired)
         }
         Ok(ConfirmOutcome::NoPendingOrder) => {
             metrics.rejected("no_pending_order");
-            ResponseEnvelope::ask(
-                format!("There is no order waiting for a code. {ORDER_HINT}"),
-                ORDER_HINT,
-            )
+            ResponseEnvelope::ask(texts.no_pending_order, texts.order_hint)
         }
-        Ok(ConfirmOutcome::Locked) => locked(metrics),
-        Ok(ConfirmOutcome::NotLinked) => not_linked(metrics),
+        Ok(ConfirmOutcome::Locked) => locked(metrics, texts),
+        Ok(ConfirmOutcome::NotLinked) => not_linked(metrics, texts),
         Ok(ConfirmOutcome::RateLimited) => {
             metrics.rejected("rate_limited");
-            ResponseEnvelope::tell(
-                "Too many codes were tried just now. Please wait a minute and try again.",
-            )
+            ResponseEnvelope::tell(texts.confirm_rate_limited)
         }
-        Err(error) => unavailable(metrics, &error),
+        Err(error) => unavailable(metrics, texts, &error),
     }
 }
 
@@ -240,42 +189,36 @@ async fn authorize(
 async fn linked_customer(
     service: &OrderingService,
     metrics: &Metrics,
+    texts: &Texts,
     envelope: &RequestEnvelope,
 ) -> Result<CustomerId, ResponseEnvelope> {
     match service.customer_for_token(envelope.access_token()).await {
         Ok(Some(customer)) => Ok(customer),
-        Ok(None) => Err(not_linked(metrics)),
-        Err(error) => Err(unavailable(metrics, &error)),
+        Ok(None) => Err(not_linked(metrics, texts)),
+        Err(error) => Err(unavailable(metrics, texts, &error)),
     }
 }
 
-fn not_linked(metrics: &Metrics) -> ResponseEnvelope {
+fn not_linked(metrics: &Metrics, texts: &Texts) -> ResponseEnvelope {
     metrics.rejected("not_linked");
-    ResponseEnvelope::tell(LINK_ACCOUNT).with_link_account_card()
+    ResponseEnvelope::tell(texts.link_account).with_link_account_card()
 }
 
-fn locked(metrics: &Metrics) -> ResponseEnvelope {
+fn locked(metrics: &Metrics, texts: &Texts) -> ResponseEnvelope {
     metrics.rejected("locked");
-    ResponseEnvelope::tell(
-        "Voice ordering is locked because of too many wrong codes. \
-         It unlocks by itself after a while; please try again later.",
-    )
+    ResponseEnvelope::tell(texts.locked)
 }
 
-fn unavailable(metrics: &Metrics, error: &ServiceError) -> ResponseEnvelope {
+fn unavailable(metrics: &Metrics, texts: &Texts, error: &ServiceError) -> ResponseEnvelope {
     warn!(%error, "answering with an apology");
     match error {
         ServiceError::CodeDelivery(_) => {
             metrics.rejected("code_delivery_failed");
-            ResponseEnvelope::tell(
-                "Sorry, I couldn't send your authorization code, so I cancelled the order. Please try again later.",
-            )
+            ResponseEnvelope::tell(texts.code_delivery_failed)
         }
         _ => {
             metrics.rejected("unavailable");
-            ResponseEnvelope::tell(
-                "Sorry, Pizza on Demand is having trouble right now. Please try again in a few minutes.",
-            )
+            ResponseEnvelope::tell(texts.unavailable)
         }
     }
 }
@@ -286,38 +229,4 @@ fn pizza_error_reason(error: &PizzaError) -> &'static str {
         PizzaError::UnknownTopping(_) => "unknown_topping",
         _ => "too_many_toppings",
     }
-}
-
-fn misunderstood_pizza(error: &PizzaError) -> ResponseEnvelope {
-    let toppings: Vec<&str> = Topping::ALL.iter().map(|t| t.name()).collect();
-    let choices = format!(
-        "{} and {}",
-        toppings[..toppings.len() - 1].join(", "),
-        toppings[toppings.len() - 1]
-    );
-    let text = match error {
-        PizzaError::UnknownTopping(word) => {
-            format!("I don't know the topping {word}. You can choose from {choices}.")
-        }
-        PizzaError::UnknownSize(word) => {
-            format!("I don't know the size {word}. Pizzas come small, medium, large or jumbo.")
-        }
-        _ => format!("I can put at most {MAX_TOPPINGS} toppings on a pizza. Which would you like?"),
-    };
-    ResponseEnvelope::ask(format!("{text} What would you like?"), ORDER_HINT)
-}
-
-fn capitalized(pizza: &Pizza) -> String {
-    let text = pizza.to_string();
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
-/// "large pizza with pepperoni" (for "Your large pizza ... is on its way").
-fn without_article(order: &Order) -> String {
-    let text = order.pizza().to_string();
-    text.strip_prefix("a ").map(str::to_owned).unwrap_or(text)
 }

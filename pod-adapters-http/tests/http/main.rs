@@ -779,6 +779,90 @@ async fn the_skill_speaks_the_original_words() {
 }
 
 #[tokio::test]
+async fn the_skill_speaks_the_language_of_the_requests_locale() {
+    let env = Env::new().await;
+    let demo = Some(env.demo.as_str());
+    let in_locale = |locale: Option<&str>, request: Value| {
+        let mut body = envelope(env.now(), demo, request);
+        match locale {
+            Some(locale) => body["request"]["locale"] = json!(locale),
+            None => {
+                body["request"].as_object_mut().unwrap().remove("locale");
+            }
+        }
+        body
+    };
+    let speech = |answer: &Value| {
+        check_response(answer);
+        answer["response"]["outputSpeech"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    // German, from the welcome to the confirmation, with German slot values.
+    let (_, answer) = env.alexa(&in_locale(Some("de-DE"), launch())).await;
+    assert_eq!(
+        speech(&answer),
+        "Willkommen bei Pizza on Demand. Wie kann ich helfen?"
+    );
+    let german_order = intent(
+        "GetMeSomePizzaIntent",
+        &[("Size", "große"), ("Toppings", "Salami und Pilze")],
+    );
+    let (_, answer) = env.alexa(&in_locale(Some("de-DE"), german_order)).await;
+    assert_eq!(
+        speech(&answer),
+        "Ich habe deine Pizzabestellung erhalten. \
+         Bestätige sie mit dem Code, den ich dir per E-Mail geschickt habe."
+    );
+    assert_eq!(
+        answer["response"]["card"]["title"],
+        "Pizzabestellung erhalten"
+    );
+    let listed = env.listed(demo).await;
+    assert_eq!(
+        listed["pending"]["size"], "large",
+        "the domain keeps its canonical sizes"
+    );
+    assert_eq!(
+        listed["pending"]["toppings"],
+        json!(["pepperoni", "mushrooms"])
+    );
+    let (_, answer) = env.alexa(&in_locale(Some("de-DE"), authorize(WRONG))).await;
+    assert!(
+        speech(&answer).starts_with("Dieser Code stimmt nicht. Du hast noch 2 Versuche."),
+        "{answer}"
+    );
+    let (_, answer) = env.alexa(&in_locale(Some("de-DE"), authorize(CODE))).await;
+    assert_eq!(
+        speech(&answer),
+        "Bestellung bestätigt. Deine große Pizza mit Salami und Pilzen ist unterwegs."
+    );
+
+    // A locale pod does not speak, or none, gets en-US.
+    for locale in [Some("fr-FR"), Some("de"), Some(""), None] {
+        let (_, answer) = env.alexa(&in_locale(locale, launch())).await;
+        assert_eq!(speech(&answer), WELCOME, "{locale:?}");
+        let (_, answer) = env
+            .alexa(&in_locale(locale, intent("AMAZON.StopIntent", &[])))
+            .await;
+        assert_eq!(speech(&answer), "Goodbye.", "{locale:?}");
+    }
+    // The English variants speak English; en-GB says where the code went its way.
+    for locale in ["en-GB", "en-CA", "en-AU", "en-IN"] {
+        let (_, answer) = env.alexa(&in_locale(Some(locale), launch())).await;
+        assert_eq!(speech(&answer), WELCOME, "{locale}");
+    }
+    let (_, answer) = env.alexa(&in_locale(Some("en-GB"), order())).await;
+    assert_eq!(
+        speech(&answer),
+        "I have received your pizza request. \
+         Authorize the transaction using the code sent to your email."
+    );
+}
+
+#[tokio::test]
 async fn every_kind_of_turn_gets_a_well_formed_answer() {
     let env = Env::new().await;
     let demo = Some(env.demo.as_str());

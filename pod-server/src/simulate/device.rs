@@ -16,13 +16,11 @@ use pod_alexa::verify::{DevSigningKeys, format_iso8601};
 use pod_ports::Clock;
 use serde_json::Value;
 
-use super::model::{LanguageModel, Utterance, language_model};
+use super::model::{LanguageModel, Utterance, language_model, language_model_for};
 
 /// The skill id the simulator sends when `POD_SKILL_ID` is not set.
 pub const DEV_SKILL_ID: &str = "amzn1.ask.skill.00000000-0000-0000-0000-000000000000";
 
-/// The locale of every request.
-const LOCALE: &str = "en-US";
 /// How long the simulator waits for an answer (Alexa waits 8 s).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -124,6 +122,19 @@ impl Simulator {
         &self.url
     }
 
+    /// Speaks `locale` (one of [`super::LOCALES`]): matches utterances
+    /// against that locale's interaction model and sends it as every
+    /// request's `locale`. The default is en-US.
+    pub fn with_locale(mut self, locale: &str) -> anyhow::Result<Self> {
+        self.model = language_model_for(locale)?;
+        Ok(self)
+    }
+
+    /// The locale every request carries.
+    pub fn locale(&self) -> &str {
+        &self.model.locale
+    }
+
     /// The skill's language model, which [`Simulator::say`] matches against.
     pub fn model(&self) -> &LanguageModel {
         &self.model
@@ -196,7 +207,7 @@ impl Simulator {
         let common = RequestCommon::new(
             format!("amzn1.echo-api.request.{}", uuid::Uuid::new_v4()),
             format_iso8601(SystemClock.now()),
-            LOCALE,
+            self.model.locale.clone(),
         );
         let request = match utterance {
             Utterance::Launch => Request::Launch(LaunchRequest { common }),
@@ -259,10 +270,13 @@ impl Simulator {
         {
             Some(kind) => {
                 let authority = format!("amzn1.er-authority.echo-sdk.{}.{kind}", self.skill_id);
-                let canonical = self
-                    .model
-                    .resolve(kind, value)
-                    .map(|name| (name.to_owned(), name.to_uppercase().replace(' ', "_")));
+                let canonical = self.model.resolve_value(kind, value).map(|v| {
+                    let name = v.name.value.clone();
+                    let id =
+                        v.id.clone()
+                            .unwrap_or_else(|| name.to_uppercase().replace(' ', "_"));
+                    (name, id)
+                });
                 heard.with_resolution(authority, canonical)
             }
             None => heard,
@@ -352,6 +366,31 @@ mod tests {
         let bytes = serde_json::to_vec(&first).unwrap();
         let parsed: RequestEnvelope = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(parsed, first);
+    }
+
+    #[test]
+    fn a_german_simulator_sends_de_de_and_resolves_german_words_to_their_ids() {
+        let (simulator, _dir) = simulator();
+        assert_eq!(simulator.locale(), "en-US", "the default");
+        let mut simulator = simulator.with_locale("de-DE").unwrap();
+        assert_eq!(simulator.locale(), "de-DE");
+        let order = simulator
+            .model()
+            .understand("bestelle eine große Pizza mit Champignons");
+        let envelope = simulator.envelope(&order);
+        assert_eq!(envelope.request.common().locale.as_deref(), Some("de-DE"));
+        let intent = envelope.request.intent().unwrap();
+        assert_eq!(intent.slot("Size"), Some("groß"));
+        assert_eq!(intent.slot("Toppings"), Some("Pilze"));
+        let resolution = &intent.slots["Size"]
+            .resolutions
+            .as_ref()
+            .unwrap()
+            .per_authority[0];
+        assert_eq!(resolution.values[0].value.id.as_deref(), Some("LARGE"));
+        let pizza =
+            pod_domain::Pizza::from_spoken(intent.slot("Size"), intent.slot("Toppings")).unwrap();
+        assert_eq!(pizza.to_string(), "a large pizza with mushrooms");
     }
 
     #[test]

@@ -25,8 +25,9 @@ use crate::app::dev_signing_keys;
 use crate::settings::DataArgs;
 pub use device::{DEV_SKILL_ID, Simulator, SkillAnswer};
 pub use model::{
-    INTERACTION_MODEL, LanguageModel, ModelIntent, ModelSlot, SlotType, SlotTypeValue,
-    SlotValueName, Utterance, language_model,
+    INTERACTION_MODEL, INTERACTION_MODELS, LOCALES, LanguageModel, ModelIntent, ModelSlot,
+    SlotType, SlotTypeValue, SlotValueName, Utterance, language_model, language_model_for,
+    language_of,
 };
 use print::{print_answer, successful};
 
@@ -47,6 +48,11 @@ pub struct Speaker {
     /// The skill id to send (default: the first of POD_SKILL_ID, or a development id).
     #[arg(long, env = "POD_SKILL_ID")]
     pub skill_id: Option<String>,
+    /// The locale to speak: en-US, en-GB, en-CA, en-AU, en-IN or de-DE. The
+    /// utterance is matched against that locale's interaction model and
+    /// every request carries it.
+    #[arg(long, env = "POD_SIMULATE_LOCALE", default_value = "en-US")]
+    pub locale: String,
 }
 
 /// Flags of `pod simulate`.
@@ -89,7 +95,8 @@ async fn simulator_for(data: &DataArgs, speaker: &Speaker) -> anyhow::Result<Sim
         None => None,
     };
     let keys = dev_signing_keys(&data.data_dir)?;
-    Simulator::new(&speaker.url, keys, token, speaker.skill_id.clone())
+    Simulator::new(&speaker.url, keys, token, speaker.skill_id.clone())?
+        .with_locale(&speaker.locale)
 }
 
 /// `pod simulate`.
@@ -123,7 +130,9 @@ pub async fn dialog_command(args: DialogArgs, data: &DataArgs) -> anyhow::Result
     let mut out = std::io::stdout();
     writeln!(
         out,
-        "Talk to Pizza on Demand (an empty line or Ctrl-D ends). Try: open pizza on demand"
+        "Talk to Pizza on Demand in {} (an empty line or Ctrl-D ends). Try: {}",
+        simulator.locale(),
+        simulator.model().launch_phrase()
     )?;
     loop {
         write!(out, "You: ")?;

@@ -157,3 +157,111 @@ async fn dialog_talks_until_the_input_ends_and_fails_on_a_refusal() {
     assert!(!done.stdout.contains("Alexa:"), "{}", done.stdout);
     assert_for_people(&done);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_speaks_german_with_the_de_de_locale() {
+    let app = TestApp::spawn().await;
+    let url = app.url("/alexa");
+    app.pod_ok(&["users", "add", "hans", "--email", "hans@example.com"])
+        .await;
+    let german = |said: &str| {
+        [
+            "simulate", "--locale", "de-DE", "--user", "hans", "--url", &url, said,
+        ]
+        .map(str::to_owned)
+    };
+    let say = |args: [String; 8]| {
+        let app = &app;
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let done = app.pod(&args).await;
+            assert!(done.status.success(), "{}", done.stderr);
+            assert_for_people(&done);
+            done
+        }
+    };
+
+    let done = say(german("Alexa, öffne Pizza on Demand")).await;
+    assert!(
+        done.stderr.contains("heard: LaunchRequest"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stdout
+            .contains("Alexa: Willkommen bei Pizza on Demand. Wie kann ich helfen?"),
+        "{}",
+        done.stdout
+    );
+
+    let done = say(german("bestelle eine große Pizza mit Salami und Pilzen")).await;
+    assert!(
+        done.stderr
+            .contains("heard: GetMeSomePizzaIntent (Size=große, Toppings=salami und pilzen)"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stdout.contains(
+            "Alexa: Ich habe deine Pizzabestellung erhalten. \
+             Bestätige sie mit dem Code, den ich dir per E-Mail geschickt habe."
+        ),
+        "{}",
+        done.stdout
+    );
+
+    const ZIFFERN: [&str; 10] = [
+        "null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun",
+    ];
+    let code = app.last_code().code;
+    let spoken: Vec<&str> = code
+        .bytes()
+        .map(|digit| ZIFFERN[usize::from(digit - b'0')])
+        .collect();
+    let done = say(german(&format!("bestätige {}", spoken.join(" ")))).await;
+    assert!(
+        done.stderr
+            .contains(&format!("heard: AuthorizePizzaOrderIntent (Code={code})")),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stdout.contains(
+            "Alexa: Bestellung bestätigt. Deine große Pizza mit Salami und Pilzen ist unterwegs."
+        ),
+        "{}",
+        done.stdout
+    );
+
+    // The dialog says how to start in its language.
+    let done = pod_with_input(
+        &app,
+        &["dialog", "--locale", "de-DE", "--url", &url],
+        "öffne pizza on demand\nHilfe\n",
+    )
+    .await;
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(
+        done.stdout.contains("in de-DE") && done.stdout.contains("Try: öffne pizza on demand"),
+        "{}",
+        done.stdout
+    );
+    assert!(
+        done.stdout
+            .contains("Alexa: Du kannst eine Pizza bestellen"),
+        "{}",
+        done.stdout
+    );
+
+    // A locale without an interaction model is refused, naming those there are.
+    let done = app
+        .pod(&["simulate", "--locale", "fr-FR", "--url", &url, "bonjour"])
+        .await;
+    assert!(!done.status.success(), "{}", done.stdout);
+    assert!(
+        done.stderr.contains("fr-FR") && done.stderr.contains("en-US, en-GB"),
+        "{}",
+        done.stderr
+    );
+    assert_for_people(&done);
+}
