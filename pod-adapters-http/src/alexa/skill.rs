@@ -15,6 +15,13 @@ const HELP: &str = "You can order a pizza by saying: get me a large pizza with p
     I will send a code to your phone or email, and you authorize the order by saying: authorize, followed by the code. \
     What would you like?";
 const GOODBYE: &str = "Goodbye.";
+/// The apology for an outage of a peer (identity provider, database).
+pub(crate) const TROUBLE: &str =
+    "Sorry, Pizza on Demand is having trouble right now. Please try again in a few minutes.";
+/// The apology when the answer is not ready in time: the order may still
+/// go through (its code then arrives), or it is cancelled.
+pub(crate) const TOO_SLOW: &str = "Sorry, that is taking longer than it should. \
+    If a code reaches you, say authorize, followed by the code. Otherwise, please try again in a few minutes.";
 const LINK_ACCOUNT: &str = "To order pizza, please link your Pizza on Demand account. \
     I have sent a card to the Alexa app to help you do that.";
 
@@ -273,9 +280,7 @@ fn unavailable(metrics: &Metrics, error: &ServiceError) -> ResponseEnvelope {
         }
         _ => {
             metrics.rejected("unavailable");
-            ResponseEnvelope::tell(
-                "Sorry, Pizza on Demand is having trouble right now. Please try again in a few minutes.",
-            )
+            ResponseEnvelope::tell(TROUBLE)
         }
     }
 }
