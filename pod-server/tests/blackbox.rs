@@ -33,6 +33,8 @@ fn cluster_tests_skipped() {
          `bash scripts/test.sh` runs them against a throwaway PostgreSQL cluster"
     );
 }
+#[path = "blackbox/faults.rs"]
+mod faults;
 #[path = "blackbox/hardening.rs"]
 mod hardening;
 #[path = "blackbox/simulate.rs"]
