@@ -59,7 +59,11 @@ impl AuthEnv {
     ) -> AuthEnv {
         let dir = tempfile::tempdir().unwrap();
         let clock = test_clock();
-        let store = Arc::new(SqlStore::open_sqlite(&dir.path().join("pod.db")).await.unwrap());
+        let store = Arc::new(
+            SqlStore::open_sqlite(&dir.path().join("pod.db"))
+                .await
+                .unwrap(),
+        );
         let config = fake
             .config(access, FakeAlgorithm::Hs256)
             .with_base_url(base)

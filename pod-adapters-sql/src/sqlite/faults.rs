@@ -134,7 +134,9 @@ async fn a_full_database_fails_writes_then_recovers() {
     // The file may not grow by a single page from now on.
     engine(&store)
         .on_writer(|conn| {
-            let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+            let pages: i64 = conn
+                .query_row("PRAGMA page_count", [], |r| r.get(0))
+                .unwrap();
             conn.execute_batch(&format!("PRAGMA max_page_count = {pages}"))
                 .unwrap();
             Ok(())

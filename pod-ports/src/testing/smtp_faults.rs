@@ -101,7 +101,10 @@ impl Drop for SmtpServer {
 async fn converse(stream: TcpStream, behaviour: SmtpBehaviour) -> Option<String> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
-    write.write_all(b"220 localhost fake ESMTP\r\n").await.ok()?;
+    write
+        .write_all(b"220 localhost fake ESMTP\r\n")
+        .await
+        .ok()?;
     let (mut data, mut in_data, mut refusing) = (String::new(), false, false);
     let mut accepted = None;
     while let Ok(Some(line)) = lines.next_line().await {
@@ -126,7 +129,10 @@ async fn converse(stream: TcpStream, behaviour: SmtpBehaviour) -> Option<String>
             && verb != "QUIT"
         {
             refusing = true;
-            write.write_all(format!("{reply}\r\n").as_bytes()).await.ok()?;
+            write
+                .write_all(format!("{reply}\r\n").as_bytes())
+                .await
+                .ok()?;
             continue;
         }
         let reply: &[u8] = match verb.as_str() {

@@ -72,7 +72,10 @@ async fn smtp_down_refusing_or_stalled_cancels_the_order_and_says_so_then_mail_f
         assert!(server.messages().is_empty(), "{behaviour:?}");
         server.stop().await;
     }
-    assert!(app.outbox().is_empty(), "email codes never go to the outbox");
+    assert!(
+        app.outbox().is_empty(),
+        "email codes never go to the outbox"
+    );
 
     // The mail server is back: the next order's code arrives and confirms.
     let server = SmtpServer::start_on(
@@ -186,7 +189,11 @@ async fn auth0_refusing_connections_or_failing_to_send_is_an_apology_then_the_sk
     // The tenant is up, but sending codes fails: the order that was stored
     // is cancelled, not left waiting.
     let fake = start_fake().await;
-    fake.inject_fault(Some("POST"), "/passwordless/start", ResponseTemplate::new(503));
+    fake.inject_fault(
+        Some("POST"),
+        "/passwordless/start",
+        ResponseTemplate::new(503),
+    );
     let answer = alexa.say(ORDER).await.unwrap();
     assert_says(&answer, TROUBLE);
     nothing_waits(&app, &token).await;
