@@ -26,6 +26,7 @@ const ALICE: &str = "auth0|alice";
 const ALICE_EMAIL: &str = "alice@example.com";
 const TROUBLE: &str = "having trouble";
 const TOO_SLOW: &str = "taking longer than it should";
+const NOT_SENT: &str = "couldn't send your authorization code, so I cancelled the order";
 
 /// Longer than any budget of pod's: the fake "hangs".
 const HANG: Duration = Duration::from_secs(7);
@@ -240,14 +241,14 @@ fn cases() -> Vec<Case> {
             "passwordless start times out after the order was stored",
             Turn::Order,
             Fault::Route("POST", "/passwordless/start", hang()),
-            TROUBLE,
+            NOT_SENT,
             After::Undeliverable,
         ),
         case(
             "passwordless start answers 503",
             Turn::Order,
             Fault::Route("POST", "/passwordless/start", status(503)),
-            TROUBLE,
+            NOT_SENT,
             After::Undeliverable,
         ),
         case(

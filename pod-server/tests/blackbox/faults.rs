@@ -195,7 +195,7 @@ async fn auth0_refusing_connections_or_failing_to_send_is_an_apology_then_the_sk
         ResponseTemplate::new(503),
     );
     let answer = alexa.say(ORDER).await.unwrap();
-    assert_says(&answer, TROUBLE);
+    assert_says(&answer, NOT_SENT);
     nothing_waits(&app, &token).await;
     assert!(fake.sent_codes().is_empty());
 
