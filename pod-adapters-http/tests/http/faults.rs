@@ -447,3 +447,39 @@ async fn an_answer_later_than_the_deadline_is_an_apology_and_the_order_is_still_
     fake.heal();
     env.order_and_confirm(&fake, &token).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_order_past_the_router_timeout_is_a_408_and_still_settled() {
+    let fake = tenant(FakeAuth0::start().await).await;
+    let env = AuthEnv::new(
+        &fake,
+        &fake.uri(),
+        FakeAlgorithm::Hs256,
+        Timeouts::default(),
+        HttpConfig {
+            request_timeout: Duration::from_secs(1),
+            ..HttpConfig::default()
+        },
+    )
+    .await;
+    let token = fake.mint_access_token(ALICE, FakeAlgorithm::Hs256);
+    inject(
+        &fake,
+        &Fault::Route("POST", "/passwordless/start", status(200).set_delay(HANG)),
+    );
+    let request = Request::post("/api/orders")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"size": "large"}).to_string()))
+        .unwrap();
+    let response = env.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    let settled = async {
+        while env.after().await != After::Undeliverable {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), settled)
+        .await
+        .expect("the order is settled, not left waiting");
+}
