@@ -11,6 +11,11 @@
 //!
 //! [`FakeAuth0::mint_access_token`] makes the access token Alexa would send.
 //!
+//! For fault tests, [`FakeAuth0::inject_fault`] makes routes answer a
+//! given status, body or delay until [`FakeAuth0::heal`], and
+//! [`FakeAuth0::start_on`] brings the tenant up on an address pod was
+//! pointed at while nothing listened there.
+//!
 //! This file holds [`FakeAuth0`], the tenant's constants, [`FakeAlgorithm`]
 //! and the clock and randomness the other files share; the rest is in
 //! - `keys.rs`: the signing keys, [`RsaTestKey`] and [`sign_hs256`];
