@@ -189,7 +189,20 @@ async fn place(
             };
             ApiError::new(StatusCode::BAD_REQUEST, code, error.to_string())
         })?;
-    let outcome = state.service().place_order_for(&customer, pizza).await?;
+    // On a task of its own: when the router's timeout answers 408 and drops
+    // this request, the order is still either sent or cancelled as
+    // undeliverable, never left waiting for a code that was not sent.
+    let service = state.service().clone();
+    let outcome = tokio::spawn(async move { service.place_order_for(&customer, pizza).await })
+        .await
+        .map_err(|joined| {
+            tracing::warn!(error = %joined, "placing the order failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "pod cannot serve this right now; try again later",
+            )
+        })??;
     if let Some(reason) = place_refusal(&outcome) {
         state.metrics().rejected(reason);
     }

@@ -45,7 +45,8 @@ pub struct HttpConfig {
     /// The largest request body accepted (default 64 KiB; Alexa's are a few KiB).
     pub body_limit: usize,
     /// How long one request may take before it is answered with 408
-    /// (default 7 s, inside Alexa's 8-second limit).
+    /// (default 7 s, inside Alexa's 8-second limit). `/alexa` answers with
+    /// an apology a second before that (see `alexa/mod.rs`).
     pub request_timeout: Duration,
     /// Whether `/metrics` is served on this router (default yes; turn it off
     /// when metrics are bound to another address with [`metrics_router`]).
@@ -124,6 +125,10 @@ impl HttpState {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.inner.config.request_timeout
     }
 }
 

@@ -308,17 +308,21 @@ pub struct SmtpConfig {
     pub url: SecretString,
     /// The sender, `pod <pod@example.com>` or a bare address.
     pub from: String,
-    /// Limit on connecting and on each SMTP command.
+    /// Limit on the whole delivery of one code: connecting and every SMTP
+    /// command together (a server that accepts and then stalls cannot hold
+    /// a code, and its order, for longer).
     pub timeout: Duration,
 }
 
 impl SmtpConfig {
-    /// A config with a 10-second timeout.
+    /// A config with a 4-second timeout: the code is sent while Alexa
+    /// waits (8 seconds for the whole answer), and an order whose code
+    /// cannot be sent in time is cancelled, not left waiting.
     pub fn new(url: impl Into<String>, from: impl Into<String>) -> Self {
         SmtpConfig {
             url: SecretString::from(url.into()),
             from: from.into(),
-            timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(4),
         }
     }
 }
@@ -340,6 +344,7 @@ pub enum SmtpConfigError {
 pub struct SmtpDelivery {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    timeout: Duration,
 }
 
 impl fmt::Debug for SmtpDelivery {
@@ -362,7 +367,11 @@ impl SmtpDelivery {
             .from
             .parse::<Mailbox>()
             .map_err(|e| SmtpConfigError::From(e.to_string()))?;
-        Ok(SmtpDelivery { transport, from })
+        Ok(SmtpDelivery {
+            transport,
+            from,
+            timeout: config.timeout,
+        })
     }
 }
 
@@ -401,9 +410,9 @@ impl CodeDelivery for SmtpDelivery {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| DeliveryError::Message(e.to_string()))?;
-        self.transport
-            .send(email)
+        tokio::time::timeout(self.timeout, self.transport.send(email))
             .await
+            .map_err(|_| DeliveryError::Smtp("the mail server did not finish in time".to_owned()))?
             .map_err(|e| DeliveryError::Smtp(e.to_string()))?;
         info!(to = %message.destination.masked(), "one-time code emailed");
         Ok(())

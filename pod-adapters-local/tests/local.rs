@@ -1,6 +1,9 @@
 //! Integration tests of the embedded identity, against the real SQLite
 //! store, a fake clock, and a fake SMTP server on 127.0.0.1.
 
+#[path = "local/smtp_faults.rs"]
+mod smtp_faults;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

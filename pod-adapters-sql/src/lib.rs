@@ -401,7 +401,7 @@ impl AccountStore for SqlStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Sqlite(engine) => engine.ping(),
+            Backend::Sqlite(engine) => engine.ready().await,
             Backend::Postgres(db) => db.ping().await,
         }
     }

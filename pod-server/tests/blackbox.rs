@@ -35,6 +35,8 @@ fn cluster_tests_skipped() {
 }
 #[path = "blackbox/exposure.rs"]
 mod exposure;
+#[path = "blackbox/faults.rs"]
+mod faults;
 #[path = "blackbox/hardening.rs"]
 mod hardening;
 #[path = "blackbox/simulate.rs"]

@@ -65,6 +65,12 @@ impl Respond for Router {
         let mut state = lock(&self.state);
         let path = request.url.path().to_owned();
         let method = request.method.as_str().to_owned();
+        let fault = state.faults.iter().find(|f| {
+            f.method.as_deref().is_none_or(|m| m == method) && path.starts_with(&f.path_prefix)
+        });
+        if let Some(fault) = fault {
+            return fault.response.clone();
+        }
         match (method.as_str(), path.as_str()) {
             ("GET", "/.well-known/jwks.json") => {
                 let keys: Vec<Value> = state.keys.iter().map(RsaTestKey::jwk).collect();

@@ -11,6 +11,11 @@
 //!
 //! [`FakeAuth0::mint_access_token`] makes the access token Alexa would send.
 //!
+//! For fault tests, [`FakeAuth0::inject_fault`] makes routes answer a
+//! given status, body or delay until [`FakeAuth0::heal`], and
+//! [`FakeAuth0::start_on`] brings the tenant up on an address pod was
+//! pointed at while nothing listened there.
+//!
 //! This file holds [`FakeAuth0`], the tenant's constants, [`FakeAlgorithm`]
 //! and the clock and randomness the other files share; the rest is in
 //! - `keys.rs`: the signing keys, [`RsaTestKey`] and [`sign_hs256`];
@@ -89,10 +94,45 @@ impl std::fmt::Debug for FakeAuth0 {
 impl FakeAuth0 {
     /// Starts the fake on 127.0.0.1 on a free port, with no users.
     pub async fn start() -> Self {
+        Self::serve(MockServer::start().await).await
+    }
+
+    /// Starts the fake on `listener` (a port pod was already pointed at:
+    /// the tenant coming back after an outage), with no users.
+    pub async fn start_on(listener: std::net::TcpListener) -> Self {
+        Self::serve(MockServer::builder().listener(listener).start().await).await
+    }
+
+    async fn serve(server: MockServer) -> Self {
         let state = Arc::new(Mutex::new(State::new()));
-        let server = MockServer::start().await;
         endpoints::mount(&server, state.clone()).await;
         FakeAuth0 { server, state }
+    }
+
+    /// From now on, requests with `method` (any, when `None`) to a path
+    /// starting with `path_prefix` get `response` (a status, a body, a
+    /// `set_delay` that outlasts pod's budget) instead of the real answer,
+    /// until [`FakeAuth0::heal`]. The first fault that matches wins.
+    ///
+    /// (Not a scoped wiremock mock of higher priority: wiremock 0.6 sorts
+    /// its mocks by priority when it serves a request, after which dropping
+    /// a scoped mock's guard can switch off another mock.)
+    pub fn inject_fault(
+        &self,
+        method: Option<&str>,
+        path_prefix: &str,
+        response: wiremock::ResponseTemplate,
+    ) {
+        self.lock().faults.push(state::Fault {
+            method: method.map(str::to_ascii_uppercase),
+            path_prefix: path_prefix.to_owned(),
+            response,
+        });
+    }
+
+    /// Removes every injected fault: the tenant answers normally again.
+    pub fn heal(&self) {
+        self.lock().faults.clear();
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

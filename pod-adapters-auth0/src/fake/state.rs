@@ -64,6 +64,18 @@ pub(super) struct State {
     /// The RSA signing keys, in the JWKS; the last one signs.
     pub(super) keys: Vec<RsaTestKey>,
     pub(super) id_token_algorithm: FakeAlgorithm,
+    /// Faults played instead of the real answers, first match wins.
+    pub(super) faults: Vec<Fault>,
+}
+
+/// A fault the fake plays on the requests it matches.
+#[derive(Debug)]
+pub(super) struct Fault {
+    /// `GET`, `POST`, ...; any method when `None`.
+    pub(super) method: Option<String>,
+    /// Requests whose path starts with this.
+    pub(super) path_prefix: String,
+    pub(super) response: wiremock::ResponseTemplate,
 }
 
 impl State {
@@ -76,6 +88,7 @@ impl State {
             management_tokens: Vec::new(),
             keys: vec![RsaTestKey::generate("fake-key-1")],
             id_token_algorithm: FakeAlgorithm::Rs256,
+            faults: Vec::new(),
         }
     }
 

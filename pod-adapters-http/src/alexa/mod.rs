@@ -1,14 +1,25 @@
 //! `POST /alexa`: verify the request (pod-alexa parses the envelope once,
 //! from the verified bytes), then let the skill answer it.
+//!
+//! The skill works on a task of its own and the handler waits for it only
+//! until [`answer_deadline`]: when a peer (Auth0, the database, SMTP) is
+//! slow, Alexa still hears clear speech inside its 8 seconds instead of the
+//! router's 408, and the task goes on to its end, so an order whose code
+//! was being sent is either sent or cancelled as undeliverable, never left
+//! waiting for a code that was not sent (dropping the work half-way would
+//! do that).
 
 mod skill;
 mod texts;
+
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use pod_alexa::envelope::ResponseEnvelope;
 use tracing::{Instrument, info_span, warn};
 
 use crate::HttpState;
@@ -19,6 +30,7 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let started = tokio::time::Instant::now();
     let now = state.clock().now();
     let verified = match state.verifier().verify(&headers, &body, now).await {
         Ok(verified) => verified,
@@ -50,9 +62,30 @@ pub(crate) async fn handle(
         intent = envelope.request.intent().map_or("-", |i| i.name.as_str()),
         locale = texts.locale,
     );
-    let answer = skill::answer(state.service(), state.metrics(), texts, envelope)
-        .instrument(span)
-        .await;
+    let envelope = envelope.clone();
+    let worker = state.clone();
+    let work = tokio::spawn(
+        async move { skill::answer(worker.service(), worker.metrics(), texts, &envelope).await }
+            .instrument(span),
+    );
+    let deadline = answer_deadline(state.request_timeout());
+    let answer = match tokio::time::timeout_at(started + deadline, work).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(joined)) => {
+            // A panic in the skill (a bug): still an answer, not a 500.
+            warn!(error = %joined, "the skill's task failed");
+            state.metrics().rejected("unavailable");
+            skill::Answer::from(ResponseEnvelope::tell(texts.unavailable))
+        }
+        Err(_) => {
+            warn!(
+                deadline_ms = deadline.as_millis() as u64,
+                "the skill did not answer in time; answering with an apology"
+            );
+            state.metrics().rejected("too_slow");
+            skill::Answer::from(ResponseEnvelope::tell(texts.too_slow))
+        }
+    };
     if answer.unsupported {
         return (
             StatusCode::BAD_REQUEST,
@@ -64,4 +97,29 @@ pub(crate) async fn handle(
             .into_response();
     }
     Json(answer.response).into_response()
+}
+
+/// How long the skill may work on one request: a second less than the
+/// router's timeout (a quarter less when that is shorter than 4 s), so the
+/// apology is sent before the router would answer 408.
+pub(crate) fn answer_deadline(request_timeout: Duration) -> Duration {
+    request_timeout.saturating_sub(Duration::from_secs(1).min(request_timeout / 4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_deadline_leaves_room_before_the_request_timeout() {
+        assert_eq!(
+            answer_deadline(Duration::from_secs(7)),
+            Duration::from_secs(6)
+        );
+        assert_eq!(
+            answer_deadline(Duration::from_secs(2)),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(answer_deadline(Duration::ZERO), Duration::ZERO);
+    }
 }

@@ -12,6 +12,16 @@
 //! If the `COMMIT` fails, every job of the batch fails with
 //! [`StoreError::Unavailable`].
 //!
+//! The writer also keeps the health of writes: a batch whose transaction
+//! failed, or a job that failed for the database's own reasons (the file
+//! is locked by another process past the busy timeout, the disk or the
+//! page limit is full, the file went read-only, an I/O error), marks writes
+//! as failing, and the next batch that commits without such a failure
+//! clears the mark. [`Engine::ready`] reports the mark, and while it is set
+//! sends a probe write (a table created and dropped, so the file must be
+//! writable and able to grow by a page), so readiness comes back when the
+//! database does, with no traffic needed.
+//!
 //! Reads never wait for the writer: each takes a free reader connection
 //! (a `std::sync::Mutex` each, `query_only`) and runs on the calling task.
 //! In WAL mode a reader sees the last committed state while a write
@@ -39,6 +49,9 @@ use super::migrate;
 /// it fails: long enough to ride out another process's burst of writes or
 /// migrations, short enough that a stuck database surfaces as an error.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long [`Engine::ready`] waits for its probe write.
+pub(crate) const PROBE_WAIT: Duration = Duration::from_secs(1);
 
 /// The most jobs one transaction holds.
 pub(crate) const MAX_BATCH: usize = 256;
@@ -71,10 +84,22 @@ pub(crate) enum Target {
 }
 
 /// A write the writer thread runs inside the batch's transaction.
+/// How a job ended inside its savepoint.
+#[derive(Debug)]
+enum JobOutcome {
+    /// Done; its savepoint is released.
+    Done,
+    /// Refused (a conflict, a row that does not read back): rolled back,
+    /// and says nothing about the database's health.
+    Refused,
+    /// Failed for the database's own reasons ([`StoreError::Unavailable`],
+    /// kept as the cause): rolled back, and writes are failing.
+    Failed(StoreError),
+}
+
 trait WriteJob: Send {
-    /// Runs the job on the writer's connection; `true` when it succeeded
-    /// (and its savepoint is to be released, not rolled back).
-    fn run(&mut self, conn: &Connection) -> bool;
+    /// Runs the job on the writer's connection.
+    fn run(&mut self, conn: &Connection) -> JobOutcome;
     /// Answers the caller once the batch's fate is known: `commit` is the
     /// `COMMIT`'s outcome (or why the job never ran or was rolled back).
     fn finish(self: Box<Self>, commit: Result<(), StoreError>);
@@ -91,15 +116,19 @@ where
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
     T: Send,
 {
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn run(&mut self, conn: &Connection) -> JobOutcome {
         let Some(work) = self.work.take() else {
-            return false;
+            return JobOutcome::Refused;
         };
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(conn)))
             .unwrap_or_else(|_| Err(StoreError::Unavailable("a write job panicked".to_owned())));
-        let ok = result.is_ok();
+        let outcome = match &result {
+            Ok(_) => JobOutcome::Done,
+            Err(e @ StoreError::Unavailable(_)) => JobOutcome::Failed(e.clone()),
+            Err(_) => JobOutcome::Refused,
+        };
         self.result = Some(result);
-        ok
+        outcome
     }
 
     fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
@@ -117,6 +146,10 @@ where
 
 enum Message {
     Write(Box<dyn WriteJob>),
+    /// Runs on the writer's connection outside any transaction (tests reach
+    /// the connection with it).
+    #[cfg(test)]
+    Raw(Box<dyn FnOnce(&Connection) + Send>),
     /// Finish the batch under way, close the connection, then answer.
     Close(oneshot::Sender<()>),
 }
@@ -130,6 +163,8 @@ pub(crate) struct Engine {
     closed: AtomicBool,
     telemetry: Telemetry,
     in_memory: bool,
+    /// Whether writes are failing (see the module's documentation).
+    writes_failing: Arc<AtomicBool>,
 }
 
 impl Engine {
@@ -141,13 +176,15 @@ impl Engine {
         let (ready, opened) = oneshot::channel::<Result<Box<[Slot]>, StoreError>>();
         let telemetry: Telemetry = Arc::new(RwLock::new(None));
         let writer_telemetry = telemetry.clone();
+        let writes_failing = Arc::new(AtomicBool::new(false));
+        let writer_failing = writes_failing.clone();
         let in_memory = matches!(target, Target::Memory);
         let writer = std::thread::Builder::new()
             .name("pod-sql-writer".to_owned())
             .spawn(move || match setup(&target) {
                 Ok((writer, readers)) => {
                     if ready.send(Ok(readers)).is_ok() {
-                        run_writer(&writer, &inbox, &writer_telemetry);
+                        run_writer(&writer, &inbox, &writer_telemetry, &writer_failing);
                     }
                     // The connection closes here, after the last batch.
                     lock(&writer).take();
@@ -170,6 +207,7 @@ impl Engine {
             closed: AtomicBool::new(false),
             telemetry,
             in_memory,
+            writes_failing,
         })
     }
 
@@ -238,6 +276,29 @@ impl Engine {
                 .map_err(db_error)?;
             Ok(())
         })
+    }
+
+    /// Whether the database can serve requests: [`Engine::ping`], and
+    /// writes are not failing. While they are, a probe write is sent and
+    /// awaited for up to [`PROBE_WAIT`]: when it commits, the database is
+    /// ready again (a probe that takes longer goes on, and its commit clears
+    /// the mark for a later call).
+    pub(crate) async fn ready(&self) -> Result<(), StoreError> {
+        self.ping()?;
+        if !self.writes_failing.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let probe = self.write(|conn| {
+            conn.execute_batch("CREATE TABLE pod_probe (x INTEGER); DROP TABLE pod_probe;")
+                .map_err(|e| unavailable(&e))
+        });
+        match tokio::time::timeout(PROBE_WAIT, probe).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Unavailable(format!("writes are failing: {e}"))),
+            Err(_) => Err(StoreError::Unavailable(
+                "writes are failing: the probe write is still waiting".to_owned(),
+            )),
+        }
     }
 
     /// Lets the writer finish the batch under way, then closes every
@@ -368,26 +429,43 @@ fn enable_wal(conn: &Connection) -> Result<(), StoreError> {
 
 /// The writer thread's loop: one batch per turn until the store is closed
 /// or dropped.
-fn run_writer(slot: &Slot, inbox: &Receiver<Message>, telemetry: &Telemetry) {
+fn run_writer(
+    slot: &Slot,
+    inbox: &Receiver<Message>,
+    telemetry: &Telemetry,
+    writes_failing: &AtomicBool,
+) {
     let mut close = None;
     while close.is_none() {
         let Ok(first) = inbox.recv() else {
             return; // every handle to the store is gone
         };
         let mut batch: Vec<Box<dyn WriteJob>> = Vec::new();
+        // A message that ends the batch: run after it.
+        let mut after = None;
         match first {
             Message::Write(job) => batch.push(job),
-            Message::Close(done) => close = Some(done),
+            other => after = Some(other),
         }
-        while close.is_none() && batch.len() < MAX_BATCH {
+        while after.is_none() && batch.len() < MAX_BATCH {
             match inbox.try_recv() {
                 Ok(Message::Write(job)) => batch.push(job),
-                Ok(Message::Close(done)) => close = Some(done),
+                Ok(other) => after = Some(other),
                 Err(_) => break,
             }
         }
         if !batch.is_empty() {
-            run_batch(slot, batch, telemetry);
+            run_batch(slot, batch, telemetry, writes_failing);
+        }
+        match after {
+            Some(Message::Close(done)) => close = Some(done),
+            #[cfg(test)]
+            Some(Message::Raw(work)) => {
+                if let Some(conn) = lock(slot).as_ref() {
+                    work(conn);
+                }
+            }
+            Some(Message::Write(_)) | None => {}
         }
     }
     lock(slot).take();
@@ -398,7 +476,12 @@ fn run_writer(slot: &Slot, inbox: &Receiver<Message>, telemetry: &Telemetry) {
 
 /// Runs one batch in one transaction and answers every job after the
 /// `COMMIT`.
-fn run_batch(slot: &Slot, mut batch: Vec<Box<dyn WriteJob>>, telemetry: &Telemetry) {
+fn run_batch(
+    slot: &Slot,
+    mut batch: Vec<Box<dyn WriteJob>>,
+    telemetry: &Telemetry,
+    writes_failing: &AtomicBool,
+) {
     let started = Instant::now();
     let size = batch.len();
     let outcome = {
@@ -408,6 +491,18 @@ fn run_batch(slot: &Slot, mut batch: Vec<Box<dyn WriteJob>>, telemetry: &Telemet
             Some(conn) => transaction(conn, &mut batch),
         }
     };
+    let failing = match &outcome {
+        Ok(failed_jobs) => *failed_jobs > 0,
+        Err(_) => true,
+    };
+    if failing != writes_failing.swap(failing, Ordering::SeqCst) {
+        if failing {
+            tracing::error!("database writes are failing");
+        } else {
+            tracing::info!("database writes succeed again");
+        }
+    }
+    let outcome = outcome.map(|_| ());
     match &outcome {
         Ok(()) => {
             let telemetry = telemetry
@@ -426,17 +521,27 @@ fn run_batch(slot: &Slot, mut batch: Vec<Box<dyn WriteJob>>, telemetry: &Telemet
 }
 
 /// `BEGIN IMMEDIATE`, every job in its savepoint, `COMMIT`. Any failure of
-/// the transaction itself (not of a job) rolls everything back.
-fn transaction(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), StoreError> {
+/// the transaction itself (not of a job) rolls everything back. On success,
+/// how many jobs failed for the database's own reasons.
+fn transaction(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<usize, StoreError> {
     let exec = |sql: &str| -> Result<(), rusqlite::Error> {
         conn.prepare_cached(sql)?.execute([])?;
         Ok(())
     };
     exec("BEGIN IMMEDIATE").map_err(|e| unavailable(&e))?;
+    let mut failed = 0;
+    // The last job's failure, the cause when SQLite then rolled back the
+    // whole transaction (a full disk does that).
+    let mut cause = None;
     let result = (|| {
         for job in batch.iter_mut() {
             exec("SAVEPOINT job")?;
-            if job.run(conn) {
+            let outcome = job.run(conn);
+            if let JobOutcome::Failed(e) = &outcome {
+                failed += 1;
+                cause = Some(e.clone());
+            }
+            if matches!(outcome, JobOutcome::Done) {
                 exec("RELEASE job")?;
             } else {
                 // A failed statement may have made SQLite roll back the
@@ -448,21 +553,31 @@ fn transaction(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(),
         }
         exec("COMMIT")
     })();
-    result.map_err(|e| {
+    result.map(|()| failed).map_err(|e| {
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
+            unavailable(&e)
+        } else {
+            // SQLite ended the transaction itself: say why.
+            cause.take().unwrap_or_else(|| unavailable(&e))
         }
-        unavailable(&e)
     })
 }
 
 #[cfg(test)]
 impl Engine {
-    /// Runs `read` on the writer's connection (through the writer thread).
+    /// Runs `read` on the writer's connection (through the writer thread),
+    /// outside any transaction.
     pub(crate) async fn on_writer<T: Send + 'static>(
         &self,
         read: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.write(read).await
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Message::Raw(Box::new(move |conn| {
+                let _ = reply.send(read(conn));
+            })))
+            .map_err(|_| closed())?;
+        answer.await.unwrap_or_else(|_| Err(closed()))
     }
 }

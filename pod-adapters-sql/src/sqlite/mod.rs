@@ -5,6 +5,8 @@
 mod accounts;
 pub(crate) mod engine;
 mod error;
+#[cfg(test)]
+mod faults;
 pub(crate) mod migrate;
 mod orders;
 mod sessions;

@@ -1388,3 +1388,6 @@ async fn a_body_that_is_not_an_envelope_names_the_first_check_it_fails() {
         }
     }
 }
+
+#[path = "verify/faults.rs"]
+mod faults;

@@ -307,10 +307,14 @@ impl OrderingService {
                 (account.order_code_not_delivered(&id, now), ())
             })
             .await?;
+            // The order is cancelled whichever way the send failed, so the
+            // person hears that the code was not sent (a provider outage
+            // included), not only that something is down.
             return match error {
                 CodeError::RateLimited => Ok(PlaceOutcome::RateLimited),
-                CodeError::DeliveryFailed(reason) => Err(ServiceError::CodeDelivery(reason)),
-                CodeError::Unavailable(reason) => Err(ServiceError::IdentityUnavailable(reason)),
+                CodeError::DeliveryFailed(reason) | CodeError::Unavailable(reason) => {
+                    Err(ServiceError::CodeDelivery(reason))
+                }
             };
         }
         info!(order = %id, channel = destination.channel().as_str(), "order placed, code sent");

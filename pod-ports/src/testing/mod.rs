@@ -8,6 +8,8 @@
 pub mod contract;
 #[cfg(any(test, feature = "testing"))]
 pub mod smtp;
+#[cfg(any(test, feature = "testing"))]
+pub mod smtp_faults;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -69,6 +69,9 @@ pub(super) const DE_DE: Texts = Texts {
         deshalb habe ich die Bestellung storniert. Bitte versuche es später noch einmal.",
     unavailable: "Entschuldigung, Pizza on Demand hat gerade Probleme. \
         Bitte versuche es in ein paar Minuten noch einmal.",
+    too_slow: "Entschuldigung, das dauert länger als es sollte. \
+        Wenn dich ein Code erreicht, sag bestätige, gefolgt vom Code. \
+        Sonst versuche es bitte in ein paar Minuten noch einmal.",
     misunderstood_pizza,
 };
 

@@ -70,6 +70,8 @@ pub(super) const EN_US: Texts = Texts {
     code_delivery_failed: "Sorry, I couldn't send your authorization code, so I cancelled the order. \
         Please try again later.",
     unavailable: "Sorry, Pizza on Demand is having trouble right now. Please try again in a few minutes.",
+    too_slow: "Sorry, that is taking longer than it should. \
+        If a code reaches you, say authorize, followed by the code. Otherwise, please try again in a few minutes.",
     misunderstood_pizza,
 };
 

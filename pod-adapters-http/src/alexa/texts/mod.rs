@@ -101,6 +101,9 @@ pub(crate) struct Texts {
     pub(crate) code_delivery_failed: &'static str,
     /// Something failed on pod's side.
     pub(crate) unavailable: &'static str,
+    /// The apology when the answer is not ready in time: the order may
+    /// still go through (its code then arrives), or it is cancelled.
+    pub(crate) too_slow: &'static str,
     /// The size or toppings were not understood.
     pub(crate) misunderstood_pizza: fn(error: &PizzaError) -> String,
 }
