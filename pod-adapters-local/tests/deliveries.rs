@@ -859,7 +859,8 @@ async fn each_channel_goes_to_its_configured_delivery_and_not_the_outbox() {
 async fn delivery_outcomes_reach_the_port_as_code_errors() {
     let ann = CustomerId::parse("local|ann").unwrap();
     let phone = Destination::sms(PHONE);
-    let cases: [(ResponseTemplate, fn(&CodeError) -> bool); 3] = [
+    type Expected = fn(&CodeError) -> bool;
+    let cases: [(ResponseTemplate, Expected); 3] = [
         (twilio_error(400, 21211, "invalid"), |e| {
             matches!(e, CodeError::DeliveryFailed(_))
         }),
