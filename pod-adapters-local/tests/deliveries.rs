@@ -436,15 +436,20 @@ async fn twilio_is_never_sent_again_after_a_timeout() {
     assert_eq!(requests(&server).await.len(), 1, "exactly one request");
 }
 
+/// A loopback port nothing listens on (for now).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 #[tokio::test]
 async fn a_refused_connection_is_tried_again_and_the_sms_goes_once() {
     // Nothing listens on the port at first; the fake starts there while
     // the delivery waits to retry.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut config = twilio_config(&format!("http://127.0.0.1:{port}"));
     config.budget = DeliveryBudget {
         deadline: Duration::from_secs(5),
@@ -470,8 +475,7 @@ async fn a_refused_connection_is_tried_again_and_the_sms_goes_once() {
     assert_eq!(requests(&server).await.len(), 1);
 
     // Nothing ever listening: unavailable (nothing was sent).
-    drop(server);
-    let error = twilio_config(&format!("http://127.0.0.1:{port}"));
+    let error = twilio_config(&format!("http://127.0.0.1:{}", free_port()));
     let error = TwilioDelivery::new(&error)
         .unwrap()
         .deliver(&sample.message())
