@@ -183,3 +183,30 @@ fn describe(error: reqwest::Error) -> String {
     }
     text
 }
+
+/// An `http(s)` base URL without a trailing slash: `https`, or `http` to a
+/// loopback host (a local fake or proxy), since credentials and codes go
+/// over it. Used for the Twilio base URL and the webhook URL.
+pub(crate) fn checked_url(raw: &str, what: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| format!("{what} is not a URL"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(format!(
+                "{what} must be https (plain http only to a loopback address)"
+            ));
+        }
+        _ => return Err(format!("{what} must be an https URL")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{what} must not hold credentials"));
+    }
+    Ok(url)
+}

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tracing::{error, info};
 
-use super::http::{self, DeliveryBudget, Verdict};
+use super::http::{self, DeliveryBudget, Verdict, checked_url};
 use super::{CodeDelivery, CodeMessage, DeliveryError, code_text};
 
 /// Twilio's API host.
@@ -127,33 +127,6 @@ fn valid_from(from: &str) -> bool {
             && from.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
             && from.bytes().any(|b| b.is_ascii_alphabetic())
     }
-}
-
-/// An `http(s)` base URL without a trailing slash: `https`, or `http` to a
-/// loopback host (a local fake or proxy), since credentials and codes go
-/// over it. Used for the Twilio base URL and the webhook URL.
-pub(crate) fn checked_url(raw: &str, what: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(raw.trim()).map_err(|_| format!("{what} is not a URL"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" if url.host().is_some() => {}
-        "http" if loopback => {}
-        "http" => {
-            return Err(format!(
-                "{what} must be https (plain http only to a loopback address)"
-            ));
-        }
-        _ => return Err(format!("{what} must be an https URL")),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("{what} must not hold credentials"));
-    }
-    Ok(url)
 }
 
 /// Sends SMS codes through Twilio's Messaging API: `POST

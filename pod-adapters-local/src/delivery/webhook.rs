@@ -13,8 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tracing::{error, info};
 
-use super::http::{self, DeliveryBudget, Verdict};
-use super::twilio::checked_url;
+use super::http::{self, DeliveryBudget, Verdict, checked_url};
 use super::{CodeDelivery, CodeMessage, DeliveryError, code_text};
 
 /// The header with the delivery id, the same on every attempt of one code.
