@@ -178,7 +178,7 @@ impl OneTimeCodes for LocalCodes {
         for delivery in deliveries {
             if let Err(error) = delivery.deliver(&message).await {
                 warn!(%customer, channel = channel.as_str(), %error, "one-time code not delivered");
-                return Err(CodeError::DeliveryFailed(error.to_string()));
+                return Err(error.to_code_error());
             }
         }
         debug!(%customer, channel = channel.as_str(), kind = purpose.kind(), "one-time code sent");

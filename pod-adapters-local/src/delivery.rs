@@ -1,4 +1,20 @@
-//! Getting a one-time code to its holder: the outbox file and SMTP.
+//! Getting a one-time code to its holder: the outbox file (development),
+//! SMTP for email, Twilio's Messaging API for SMS ([`twilio`]) and a signed
+//! webhook to the operator's own service for either ([`webhook`]); the
+//! HTTP deliveries share one retry rule ([`http`]).
+
+mod http;
+mod twilio;
+mod webhook;
+
+pub use http::DeliveryBudget;
+pub use twilio::{
+    TWILIO_API, TwilioConfig, TwilioConfigError, TwilioCredentials, TwilioDelivery, TwilioSender,
+};
+pub use webhook::{
+    WEBHOOK_DELIVERY_ID_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, WebhookConfig,
+    WebhookConfigError, WebhookDelivery, WebhookPayload, webhook_signature,
+};
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -10,7 +26,7 @@ use async_trait::async_trait;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use pod_domain::{Channel, CustomerId, Destination, Timestamp};
-use pod_ports::{CodePurpose, OneTimeCode};
+use pod_ports::{CodeError, CodePurpose, OneTimeCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -49,6 +65,60 @@ pub enum DeliveryError {
     /// The mail server could not be reached, timed out or refused the mail.
     #[error("smtp: {0}")]
     Smtp(String),
+    /// The provider refused the address itself (an invalid or unreachable
+    /// number, an unsubscribed recipient): the code cannot be delivered
+    /// there, and trying again will not change that.
+    #[error("undeliverable: {0}")]
+    Undeliverable(String),
+    /// The provider refused pod's credentials, sender or URL: a
+    /// configuration error the operator must fix (logged at error level,
+    /// never with a secret).
+    #[error("misconfigured: {0}")]
+    Misconfigured(String),
+    /// The provider refused this message for another reason.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The provider could not be reached, or did not accept the code (rate
+    /// limit, outage), also after the retries the budget allows: nothing
+    /// was sent; a later attempt may succeed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// No answer came in time after the request may have reached the
+    /// provider: the code may or may not have been sent, so it was not
+    /// sent again.
+    #[error("outcome unknown: {0}")]
+    Ambiguous(String),
+}
+
+impl DeliveryError {
+    /// What the [`pod_ports::OneTimeCodes`] port reports for this failure:
+    /// a configuration error or a provider that is down is
+    /// [`CodeError::Unavailable`] (pod cannot send codes right now); every
+    /// other failure is about this code, [`CodeError::DeliveryFailed`]. The
+    /// text never contains the code.
+    pub fn to_code_error(&self) -> CodeError {
+        match self {
+            DeliveryError::Misconfigured(_) | DeliveryError::Unavailable(_) => {
+                CodeError::Unavailable(self.to_string())
+            }
+            _ => CodeError::DeliveryFailed(self.to_string()),
+        }
+    }
+}
+
+/// The text of a code message (an SMS, the webhook's `message`): short
+/// enough for one SMS segment.
+pub(crate) fn code_text(message: &CodeMessage<'_>) -> String {
+    let minutes = message.expires_at.since(message.at).as_secs().div_ceil(60);
+    let what = match message.purpose {
+        CodePurpose::ConfirmOrder(_) => "authorize your pizza order",
+        CodePurpose::SignIn => "sign in to pod",
+    };
+    format!(
+        "Your pod code is {code}. Say or type it to {what}. It expires in {minutes} minute{s}.",
+        code = message.code.expose(),
+        s = if minutes == 1 { "" } else { "s" },
+    )
 }
 
 /// A way to get a code to its holder. [`crate::LocalCodes`] calls every

@@ -7,8 +7,9 @@
 //! - [`LocalCodes`]: one-time codes drawn by [`OsCodeGenerator`], kept by
 //!   the account only as keyed digests (single use, expiry and attempts are
 //!   the account's rules), sent through [`CodeDelivery`]s: the [`Outbox`]
-//!   (a log line and `<data>/outbox.jsonl`) and, when configured,
-//!   [`SmtpDelivery`].
+//!   (a log line and `<data>/outbox.jsonl`, the development delivery) and,
+//!   when configured, [`SmtpDelivery`] (email), [`TwilioDelivery`] (SMS)
+//!   and [`WebhookDelivery`] (a signed POST to the operator's service).
 //! - [`SystemClock`] and [`UuidOrderIds`]: the real clock and order ids.
 //!
 //! Adapters here take small config structs and never read the environment;
@@ -24,8 +25,11 @@ mod users;
 
 pub use codes::{CodeHashKey, LocalCodes, LocalCodesConfig, LocalCodesConfigError};
 pub use delivery::{
-    CodeDelivery, CodeMessage, DeliveryError, OUTBOX_TARGET, Outbox, OutboxEntry, OutboxError,
-    SmtpConfig, SmtpConfigError, SmtpDelivery,
+    CodeDelivery, CodeMessage, DeliveryBudget, DeliveryError, OUTBOX_TARGET, Outbox, OutboxEntry,
+    OutboxError, SmtpConfig, SmtpConfigError, SmtpDelivery, TWILIO_API, TwilioConfig,
+    TwilioConfigError, TwilioCredentials, TwilioDelivery, TwilioSender, WEBHOOK_DELIVERY_ID_HEADER,
+    WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, WebhookConfig, WebhookConfigError,
+    WebhookDelivery, WebhookPayload, webhook_signature,
 };
 pub use system::{OsCodeGenerator, SystemClock, UuidOrderIds};
 pub use tokens::{

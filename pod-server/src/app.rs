@@ -15,7 +15,7 @@ use pod_adapters_http::{
 use pod_adapters_local::{
     CodeDelivery, LocalAccessTokens, LocalCodes, LocalCodesConfig, LocalDirectory,
     LocalTokenConfig, LocalTokenKey, LocalUsers, OsCodeGenerator, Outbox, SmtpConfig, SmtpDelivery,
-    SystemClock, UuidOrderIds,
+    SystemClock, TwilioDelivery, UuidOrderIds, WebhookDelivery,
 };
 use pod_adapters_sql::{SqlStore, StoreEvents};
 use pod_alexa::verify::{DevSigningKeys, RequestVerifier, VerifierConfig, VerifyMode};
@@ -183,12 +183,31 @@ impl Application {
                 // are written nowhere but the mail).
                 let mut outbox = Outbox::in_data_dir(&settings.data_dir);
                 let mut deliveries: Vec<Arc<dyn CodeDelivery>> = Vec::new();
+                // Each channel has at most one real delivery (settings
+                // checked that): email over SMTP or the webhook, SMS through
+                // Twilio or the webhook.
                 if let Some((url, from)) = &settings.smtp {
                     let smtp =
                         SmtpDelivery::new(&SmtpConfig::new(url.expose_secret(), from.clone()))
                             .context("POD_SMTP_URL: not a usable SMTP URL")?;
                     deliveries.push(Arc::new(smtp));
                     outbox = outbox.without(Channel::Email);
+                    info!("email codes go over SMTP");
+                }
+                if let Some(twilio) = &settings.deliveries.twilio {
+                    let sms = TwilioDelivery::new(twilio).context("POD_TWILIO_ACCOUNT_SID")?;
+                    deliveries.push(Arc::new(sms));
+                    outbox = outbox.without(Channel::Sms);
+                    info!("SMS codes go through Twilio");
+                }
+                if let Some(webhook) = &settings.deliveries.webhook {
+                    let hook =
+                        WebhookDelivery::new(webhook, clock.clone()).context("POD_WEBHOOK_URL")?;
+                    deliveries.push(Arc::new(hook));
+                    for channel in &webhook.channels {
+                        outbox = outbox.without(*channel);
+                        info!("{} codes go to the webhook", channel.as_str());
+                    }
                 }
                 deliveries.push(Arc::new(outbox));
                 let codes = LocalCodes::new(

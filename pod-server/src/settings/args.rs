@@ -125,6 +125,76 @@ pub struct ServeArgs {
     )]
     pub smtp_from: String,
 
+    /// Send SMS codes through Twilio's Messaging API for this account
+    /// (`AC…`), instead of to the outbox; needs an auth token or API key,
+    /// and a sender.
+    #[arg(long, env = "POD_TWILIO_ACCOUNT_SID", help_heading = "Code delivery")]
+    pub twilio_account_sid: Option<String>,
+    /// The Twilio account's auth token (or an API key below).
+    #[arg(
+        long,
+        env = "POD_TWILIO_AUTH_TOKEN",
+        hide_env_values = true,
+        help_heading = "Code delivery"
+    )]
+    pub twilio_auth_token: Option<String>,
+    /// A Twilio API key's SID (`SK…`), instead of the auth token.
+    #[arg(long, env = "POD_TWILIO_API_KEY_SID", help_heading = "Code delivery")]
+    pub twilio_api_key_sid: Option<String>,
+    /// The Twilio API key's secret.
+    #[arg(
+        long,
+        env = "POD_TWILIO_API_KEY_SECRET",
+        hide_env_values = true,
+        help_heading = "Code delivery"
+    )]
+    pub twilio_api_key_secret: Option<String>,
+    /// The sender of SMS codes: a Twilio number (`+15550100`) or an
+    /// alphanumeric sender id.
+    #[arg(long, env = "POD_TWILIO_FROM", help_heading = "Code delivery")]
+    pub twilio_from: Option<String>,
+    /// A Twilio Messaging Service (`MG…`) that picks the sender, instead of
+    /// a From.
+    #[arg(
+        long,
+        env = "POD_TWILIO_MESSAGING_SERVICE_SID",
+        help_heading = "Code delivery"
+    )]
+    pub twilio_messaging_service_sid: Option<String>,
+    /// Twilio's API address (a proxy; a fake in tests; plain http only on loopback).
+    #[arg(
+        long,
+        env = "POD_TWILIO_BASE_URL",
+        default_value = "https://api.twilio.com",
+        help_heading = "Code delivery"
+    )]
+    pub twilio_base_url: String,
+    /// Hand codes to your own service: a signed JSON POST to this https
+    /// URL (see docs/DEPLOYMENT.md).
+    #[arg(
+        long,
+        env = "POD_WEBHOOK_URL",
+        hide_env_values = true,
+        help_heading = "Code delivery"
+    )]
+    pub webhook_url: Option<String>,
+    /// The webhook's signing secret (16 bytes or more), shared with the receiver.
+    #[arg(
+        long,
+        env = "POD_WEBHOOK_SECRET",
+        hide_env_values = true,
+        help_heading = "Code delivery"
+    )]
+    pub webhook_secret: Option<String>,
+    /// The channels the webhook takes, `sms`, `email` or `sms,email`
+    /// [default: those no other delivery takes].
+    #[arg(long, env = "POD_WEBHOOK_CHANNELS", help_heading = "Code delivery")]
+    pub webhook_channels: Option<String>,
+    /// The most a code's delivery through Twilio or the webhook may take,
+    /// retries included (1s to 6s; Alexa waits 8 seconds for the answer).
+    #[arg(long, env = "POD_DELIVERY_TIMEOUT", default_value = "4s", value_parser = parse_duration, help_heading = "Code delivery")]
+    pub delivery_timeout: Duration,
+
     /// The address browsers reach pod at, such as `https://pod.example.com`
     /// (without the base path): the OIDC callback is built from it, and an
     /// `https` URL makes the session cookie `Secure` [default: the listen

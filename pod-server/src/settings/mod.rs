@@ -5,10 +5,12 @@
 //!
 //! - `args`: the clap flags, each with its `POD_*` variable;
 //! - `secrets_ini`: the original sample's `secrets.ini`;
+//! - `deliveries`: the real code deliveries (Twilio, the webhook);
 //! - here: [`Settings::load`], which checks what clap cannot (ranges of the
 //!   code policy, settings that go together, the Auth0 settings).
 
 mod args;
+mod deliveries;
 mod secrets_ini;
 
 use std::collections::HashMap;
@@ -24,6 +26,7 @@ use secrecy::SecretString;
 pub use args::{
     AUTH0_HELP, DataArgs, DataDirArgs, FlagsGiven, ServeArgs, StoreArgs, parse_duration,
 };
+pub use deliveries::DeliverySettings;
 pub use secrets_ini::{parse_secrets_ini, read_secrets_ini};
 
 /// How Alexa requests are verified (`--alexa-verify`, `POD_ALEXA_VERIFY`).
@@ -94,6 +97,8 @@ pub struct Settings {
     pub max_connections: u32,
     /// SMTP URL and From address.
     pub smtp: Option<(SecretString, String)>,
+    /// Twilio and the webhook, when configured.
+    pub deliveries: DeliverySettings,
     /// The code policy.
     pub policy: ConfirmationPolicy,
     /// Identity provider.
@@ -213,6 +218,14 @@ impl Settings {
             ),
         };
         let policy = policy(serve)?;
+        let deliveries = deliveries::load(
+            serve,
+            serve
+                .smtp_url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty()),
+            matches!(identity, IdentitySettings::Auth0(_)),
+        )?;
         let public_url = match serve.public_url.as_deref() {
             Some(url) if !url.is_empty() => url.to_owned(),
             _ => format!(
@@ -239,6 +252,7 @@ impl Settings {
                 .smtp_url
                 .clone()
                 .map(|url| (SecretString::from(url), serve.smtp_from.clone())),
+            deliveries,
             policy,
             identity,
             public_url,

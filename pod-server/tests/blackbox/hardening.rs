@@ -76,7 +76,7 @@ async fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
 
 /// Whether `text` has a line naming a code that shows `code` as a number
 /// of its own (not part of a longer number or a decimal).
-fn logs_code(text: &str, code: &str) -> Option<String> {
+pub(crate) fn logs_code(text: &str, code: &str) -> Option<String> {
     text.lines()
         .find(|line| {
             line.to_ascii_lowercase().contains("code")
