@@ -33,7 +33,9 @@ pub use codes::{
     CodeError, CodeGenerator, CodePurpose, InvalidCode, NewCode, OneTimeCode, OneTimeCodes,
 };
 pub use identity::{AccessTokens, CustomerDirectory, DirectoryError, TokenError};
-pub use service::{ConfirmOutcome, OrderingService, PlaceOutcome, Ports, ServiceError};
+pub use service::{
+    CancelOutcome, ConfirmOutcome, OrderingService, PlaceOutcome, Ports, ServiceError,
+};
 pub use sessions::{Session, SessionId, SessionStore};
 pub use sign_in::{
     CodeOutcome, LoginError, LoginRedirect, Passwordless, SignInService, StartOutcome, WebLogin,

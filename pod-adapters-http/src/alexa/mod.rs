@@ -1,6 +1,7 @@
 //! `POST /alexa`: verify the request (pod-alexa parses the envelope once,
 //! from the verified bytes), then let the skill answer it.
 
+mod cancel;
 mod skill;
 mod texts;
 

@@ -78,9 +78,8 @@ async fn answer_intent(
             }
         }
         IntentName::Help => ResponseEnvelope::ask(texts.help, texts.order_hint),
-        IntentName::Stop | IntentName::Cancel | IntentName::NavigateHome => {
-            ResponseEnvelope::tell(texts.goodbye)
-        }
+        IntentName::Cancel => super::cancel::answer(service, metrics, texts, envelope).await,
+        IntentName::Stop | IntentName::NavigateHome => ResponseEnvelope::tell(texts.goodbye),
         IntentName::Fallback => ResponseEnvelope::ask(texts.fallback, texts.order_hint),
         IntentName::Other(other) => {
             info!(intent = other.as_str(), "unknown intent");
@@ -209,7 +208,11 @@ fn locked(metrics: &Metrics, texts: &Texts) -> ResponseEnvelope {
     ResponseEnvelope::tell(texts.locked)
 }
 
-fn unavailable(metrics: &Metrics, texts: &Texts, error: &ServiceError) -> ResponseEnvelope {
+pub(super) fn unavailable(
+    metrics: &Metrics,
+    texts: &Texts,
+    error: &ServiceError,
+) -> ResponseEnvelope {
     warn!(%error, "answering with an apology");
     match error {
         ServiceError::CodeDelivery(_) => {

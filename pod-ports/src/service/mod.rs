@@ -559,6 +559,9 @@ fn settled_outcome(order: Order) -> ConfirmOutcome {
     }
 }
 
+mod cancel;
+pub use cancel::CancelOutcome;
+
 #[cfg(test)]
 mod interleavings;
 #[cfg(test)]
