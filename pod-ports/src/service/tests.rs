@@ -664,3 +664,4 @@ async fn the_wrong_code_that_locks_wins_over_a_concurrent_right_code_or_loses_cl
 }
 
 mod cancel;
+mod skill_events;
