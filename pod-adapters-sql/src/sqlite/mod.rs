@@ -5,6 +5,7 @@
 mod accounts;
 pub(crate) mod engine;
 mod error;
+mod links;
 pub(crate) mod migrate;
 mod orders;
 mod sessions;
