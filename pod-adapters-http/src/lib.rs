@@ -30,7 +30,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pod_ports::{AccountStore, Clock, OrderingService};
+use pod_ports::{AccountStore, AlexaLinks, Clock, OrderingService, SkillEvents};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -68,6 +68,7 @@ impl Default for HttpConfig {
 pub struct HttpState {
     inner: Arc<Inner>,
     web: Option<Arc<WebApp>>,
+    skill_events: Arc<SkillEvents>,
 }
 
 struct Inner {
@@ -91,7 +92,9 @@ impl HttpState {
         metrics: Metrics,
         config: HttpConfig,
     ) -> Self {
+        let skill_events = Arc::new(SkillEvents::new(service.clone(), None));
         HttpState {
+            skill_events,
             inner: Arc::new(Inner {
                 service,
                 verifier,
@@ -104,6 +107,16 @@ impl HttpState {
         }
     }
 
+    /// Keeps the links between Alexa users and customers that skill events
+    /// make (`SkillAccountLinked`) and use (`SkillDisabled` cancels the
+    /// linked customer's pending order). Without it, skill events are
+    /// acknowledged, and a disable acts only through the event's own
+    /// access token.
+    pub fn with_alexa_links(mut self, links: Arc<dyn AlexaLinks>) -> Self {
+        self.skill_events = Arc::new(SkillEvents::new(self.inner.service.clone(), Some(links)));
+        self
+    }
+
     /// Serves the web app at `/app` too.
     pub fn with_web_app(mut self, web: WebApp) -> Self {
         self.web = Some(Arc::new(web));
@@ -112,6 +125,10 @@ impl HttpState {
 
     pub(crate) fn service(&self) -> &OrderingService {
         &self.inner.service
+    }
+
+    pub(crate) fn skill_events(&self) -> &SkillEvents {
+        &self.skill_events
     }
 
     pub(crate) fn verifier(&self) -> &RequestVerifier {

@@ -1,7 +1,9 @@
 //! `POST /alexa`: verify the request (pod-alexa parses the envelope once,
 //! from the verified bytes), then let the skill answer it.
 
+mod can_fulfill;
 mod cancel;
+mod events;
 mod skill;
 mod texts;
 
@@ -11,6 +13,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tracing::{Instrument, info_span, warn};
+
+use pod_alexa::envelope::Request;
+use pod_ports::ServiceError;
 
 use crate::HttpState;
 use crate::error::ErrorBody;
@@ -51,9 +56,24 @@ pub(crate) async fn handle(
         intent = envelope.request.intent().map_or("-", |i| i.name.as_str()),
         locale = texts.locale,
     );
-    let answer = skill::answer(state.service(), state.metrics(), texts, envelope)
-        .instrument(span)
-        .await;
+    // Skill events and CanFulfillIntentRequest have handlers of their own.
+    let answer = match &envelope.request {
+        Request::SkillEvent(event) => {
+            return match events::answer(state.skill_events(), envelope, event)
+                .instrument(span)
+                .await
+            {
+                Ok(answer) => Json(answer).into_response(),
+                Err(error) => event_failed(&error),
+            };
+        }
+        Request::CanFulfillIntent(query) => can_fulfill::answer(envelope, query).into(),
+        _ => {
+            skill::answer(state.service(), state.metrics(), texts, envelope)
+                .instrument(span)
+                .await
+        }
+    };
     if answer.unsupported {
         return (
             StatusCode::BAD_REQUEST,
@@ -65,4 +85,18 @@ pub(crate) async fn handle(
             .into_response();
     }
     Json(answer.response).into_response()
+}
+
+/// A skill event that could not be acted on: 503, so Alexa may deliver it
+/// again. The cause goes to the log only.
+fn event_failed(error: &ServiceError) -> Response {
+    warn!(%error, "skill event not handled");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(ErrorBody::new(
+            "unavailable",
+            "pod cannot handle this event right now; deliver it again later",
+        )),
+    )
+        .into_response()
 }

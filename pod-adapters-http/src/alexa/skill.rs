@@ -35,9 +35,12 @@ pub(crate) async fn answer(
 ) -> Answer {
     match &envelope.request {
         Request::Launch(_) => ResponseEnvelope::ask(texts.welcome, texts.order_hint).into(),
-        Request::SessionEnded(_) | Request::ExceptionEncountered(_) => {
-            ResponseEnvelope::empty().into()
-        }
+        // Skill events and CanFulfillIntentRequest are answered by their own
+        // handlers (`events.rs`, `can_fulfill.rs`) before this is called.
+        Request::SessionEnded(_)
+        | Request::ExceptionEncountered(_)
+        | Request::SkillEvent(_)
+        | Request::CanFulfillIntent(_) => ResponseEnvelope::empty().into(),
         Request::Intent(request) => match &request.intent {
             Some(intent) => answer_intent(service, metrics, texts, envelope, intent)
                 .await
