@@ -3,8 +3,12 @@
 //! - `POST /alexa`: the skill endpoint. Every request is verified first
 //!   ([`pod_alexa::verify::RequestVerifier`]: certificate URL, chain,
 //!   `Signature-256`, timestamp, skill id), which yields the typed envelope;
-//!   the skill answers it with speech.
-//! - `/api`: JSON for services and scripts, `Authorization: Bearer <token>`.
+//!   the skill answers it with speech. Skill events (`AlexaSkillEvent.*`,
+//!   up to an hour old) get an empty answer after pod acted on them (see
+//!   [`HttpState::with_alexa_links`]); a `CanFulfillIntentRequest` gets a
+//!   `canFulfillIntent` answer with no side effect.
+//! - `/api`: JSON for services and scripts, `Authorization: Bearer <token>`
+//!   (`DELETE /api/orders/pending` cancels the order waiting for its code).
 //! - `/app`: the web app for account holders ([`app`]), when a [`WebApp`] is
 //!   given with [`HttpState::with_web_app`].
 //! - `/healthz`, `/readyz`, `/metrics`: for operators.

@@ -6,7 +6,8 @@
 //! [`AccountStore`] (accounts with their pending order, code digests, send
 //! logs and lock, changed by version-checked commits), [`UserStore`] (the
 //! embedded identity's users) and [`SessionStore`] (the web app's sessions,
-//! keyed by a hash of the id). It is one type for both backends:
+//! keyed by a hash of the id) and [`AlexaLinks`] (which customer an Alexa
+//! user linked, from skill events). It is one type for both backends:
 //! [`SqlStore::open_sqlite`] and `sqlite:` URLs open SQLite,
 //! `postgres://` and `postgresql://` URLs connect to PostgreSQL (see
 //! [`SqlStore::connect`]). Both pass the same contract suite
