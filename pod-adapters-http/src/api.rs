@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use pod_domain::{CustomerId, Order, OrderState, Pizza, PizzaError};
-use pod_ports::{ConfirmOutcome, OneTimeCode, PlaceOutcome};
+use pod_ports::{CancelOutcome, ConfirmOutcome, OneTimeCode, PlaceOutcome};
 use serde::{Deserialize, Serialize};
 
 use crate::HttpState;
@@ -20,6 +20,7 @@ pub(crate) fn routes() -> Router<HttpState> {
         .route("/orders", get(list).post(place))
         .route("/orders/confirm", post(confirm))
         .route("/orders/confirmed", delete(clear_confirmed))
+        .route("/orders/pending", delete(cancel_pending))
         // The original sample's route, kept for its scripts.
         .route("/authorize/{code}", post(authorize_alias))
 }
@@ -365,4 +366,23 @@ async fn clear_confirmed(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let cleared = state.service().clear_confirmed(&customer).await?;
     Ok(Json(serde_json::json!({ "cleared": cleared })))
+}
+
+/// `DELETE /api/orders/pending`: cancels the order waiting for its code
+/// (200 with the cancelled order; 404 `no_pending_order` when none waits).
+async fn cancel_pending(
+    State(state): State<HttpState>,
+    Customer(customer): Customer,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    match state.service().cancel_pending_for(&customer).await? {
+        CancelOutcome::Cancelled(order) => Ok(Json(
+            serde_json::json!({ "order": OrderJson::from(&order) }),
+        )),
+        CancelOutcome::NoPendingOrder => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_pending_order",
+            "no order is waiting for a code",
+        )),
+        CancelOutcome::NotLinked => Err(ApiError::unauthorized()),
+    }
 }

@@ -3,8 +3,12 @@
 //! - `POST /alexa`: the skill endpoint. Every request is verified first
 //!   ([`pod_alexa::verify::RequestVerifier`]: certificate URL, chain,
 //!   `Signature-256`, timestamp, skill id), which yields the typed envelope;
-//!   the skill answers it with speech.
-//! - `/api`: JSON for services and scripts, `Authorization: Bearer <token>`.
+//!   the skill answers it with speech. Skill events (`AlexaSkillEvent.*`,
+//!   up to an hour old) get an empty answer after pod acted on them (see
+//!   [`HttpState::with_alexa_links`]); a `CanFulfillIntentRequest` gets a
+//!   `canFulfillIntent` answer with no side effect.
+//! - `/api`: JSON for services and scripts, `Authorization: Bearer <token>`
+//!   (`DELETE /api/orders/pending` cancels the order waiting for its code).
 //! - `/app`: the web app for account holders ([`app`]), when a [`WebApp`] is
 //!   given with [`HttpState::with_web_app`].
 //! - `/healthz`, `/readyz`, `/metrics`: for operators.
@@ -30,7 +34,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pod_ports::{AccountStore, Clock, OrderingService};
+use pod_ports::{AccountStore, AlexaLinks, Clock, OrderingService, SkillEvents};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -69,6 +73,7 @@ impl Default for HttpConfig {
 pub struct HttpState {
     inner: Arc<Inner>,
     web: Option<Arc<WebApp>>,
+    skill_events: Arc<SkillEvents>,
 }
 
 struct Inner {
@@ -92,7 +97,9 @@ impl HttpState {
         metrics: Metrics,
         config: HttpConfig,
     ) -> Self {
+        let skill_events = Arc::new(SkillEvents::new(service.clone(), None));
         HttpState {
+            skill_events,
             inner: Arc::new(Inner {
                 service,
                 verifier,
@@ -105,6 +112,16 @@ impl HttpState {
         }
     }
 
+    /// Keeps the links between Alexa users and customers that skill events
+    /// make (`SkillAccountLinked`) and use (`SkillDisabled` cancels the
+    /// linked customer's pending order). Without it, skill events are
+    /// acknowledged, and a disable acts only through the event's own
+    /// access token.
+    pub fn with_alexa_links(mut self, links: Arc<dyn AlexaLinks>) -> Self {
+        self.skill_events = Arc::new(SkillEvents::new(self.inner.service.clone(), Some(links)));
+        self
+    }
+
     /// Serves the web app at `/app` too.
     pub fn with_web_app(mut self, web: WebApp) -> Self {
         self.web = Some(Arc::new(web));
@@ -113,6 +130,10 @@ impl HttpState {
 
     pub(crate) fn service(&self) -> &OrderingService {
         &self.inner.service
+    }
+
+    pub(crate) fn skill_events(&self) -> &SkillEvents {
+        &self.skill_events
     }
 
     pub(crate) fn verifier(&self) -> &RequestVerifier {

@@ -6,7 +6,8 @@
 //! [`AccountStore`] (accounts with their pending order, code digests, send
 //! logs and lock, changed by version-checked commits), [`UserStore`] (the
 //! embedded identity's users) and [`SessionStore`] (the web app's sessions,
-//! keyed by a hash of the id). It is one type for both backends:
+//! keyed by a hash of the id) and [`AlexaLinks`] (which customer an Alexa
+//! user linked, from skill events). It is one type for both backends:
 //! [`SqlStore::open_sqlite`] and `sqlite:` URLs open SQLite,
 //! `postgres://` and `postgresql://` URLs connect to PostgreSQL (see
 //! [`SqlStore::connect`]). Both pass the same contract suite
@@ -117,8 +118,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use pod_domain::{Account, Change, CustomerId, Order, OrderId, Timestamp};
 use pod_ports::{
-    AccountStore, LocalUser, OrderEvents, Session, SessionId, SessionStore, StoreError,
-    StoreTelemetry, UserStore,
+    AccountStore, AlexaLinks, AlexaUserId, LocalUser, OrderEvents, Session, SessionId,
+    SessionStore, StoreError, StoreTelemetry, UserStore,
 };
 
 use crate::postgres::Postgres;
@@ -490,6 +491,38 @@ impl SessionStore for SqlStore {
         match &self.backend {
             Backend::Sqlite(engine) => engine.delete_session(id).await,
             Backend::Postgres(db) => db.delete_session(id).await,
+        }
+    }
+}
+
+#[async_trait]
+impl AlexaLinks for SqlStore {
+    async fn link(
+        &self,
+        alexa_user: &AlexaUserId,
+        customer: &CustomerId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.link(alexa_user, customer, at).await,
+            Backend::Postgres(db) => db.link(alexa_user, customer, at).await,
+        }
+    }
+
+    async fn forget(&self, alexa_user: &AlexaUserId) -> Result<Option<CustomerId>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.forget(alexa_user).await,
+            Backend::Postgres(db) => db.forget(alexa_user).await,
+        }
+    }
+
+    async fn customer_of(
+        &self,
+        alexa_user: &AlexaUserId,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.customer_of(alexa_user),
+            Backend::Postgres(db) => db.customer_of(alexa_user).await,
         }
     }
 }

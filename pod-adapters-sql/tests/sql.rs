@@ -194,6 +194,53 @@ mod in_memory {
     }
 
     pod_ports::account_store_contract!(make_store);
+
+    async fn make_links() -> (Arc<dyn pod_ports::AlexaLinks>, ()) {
+        (
+            Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap()),
+            (),
+        )
+    }
+
+    pod_ports::alexa_links_contract!(make_links);
+}
+
+mod links {
+    use super::*;
+
+    async fn make_links() -> (Arc<dyn pod_ports::AlexaLinks>, TempDir) {
+        let dir = TempDir::new().unwrap();
+        let store = open(&dir).await;
+        (Arc::new(store), dir)
+    }
+
+    pod_ports::alexa_links_contract!(make_links);
+
+    /// A damaged customer id is a corrupt error that names neither the
+    /// Alexa user nor the value.
+    #[tokio::test]
+    async fn a_corrupt_link_is_a_corrupt_error() {
+        use pod_ports::{AlexaLinks, AlexaUserId};
+        let dir = TempDir::new().unwrap();
+        let store = open(&dir).await;
+        let user = AlexaUserId::parse("amzn1.ask.account.SECRET").unwrap();
+        store
+            .link(&user, &customer("local|a"), at(0))
+            .await
+            .unwrap();
+        dir.raw_execute("UPDATE alexa_links SET customer_id = 'bad' || char(10) || 'id'")
+            .await;
+        for result in [store.customer_of(&user).await, store.forget(&user).await] {
+            match result {
+                Err(StoreError::Corrupt(message)) => {
+                    assert!(message.contains("alexa_links"), "{message}");
+                    assert!(!message.contains("SECRET"), "{message}");
+                    assert!(!message.contains("bad"), "{message}");
+                }
+                other => panic!("expected Corrupt, got {other:?}"),
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------- opening
@@ -215,8 +262,11 @@ async fn open_creates_the_file_in_wal_mode_and_migrates() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 3);
-    assert_eq!(tables(&conn), ["accounts", "orders", "sessions", "users"]);
+    assert_eq!(version, 4);
+    assert_eq!(
+        tables(&conn),
+        ["accounts", "alexa_links", "orders", "sessions", "users"]
+    );
 }
 
 #[tokio::test]

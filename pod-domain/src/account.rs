@@ -503,6 +503,20 @@ impl Account {
         Some(self.settle_pending(cancelled, vec![event], self.lockout))
     }
 
+    /// The customer cancels the pending order ("cancel my order", or
+    /// `DELETE /api/orders/pending`): it is cancelled as
+    /// [`CancelReason::CancelledByCustomer`] and its code's digest dropped,
+    /// so the code can confirm nothing any more. The lock, the run of
+    /// failures and the send logs are untouched (a cancel sends and compares
+    /// nothing, so it is allowed while locked). `None` when no order waits.
+    pub fn cancel_pending(&self, now: Timestamp) -> Option<Change> {
+        let pending = self.pending.as_ref()?;
+        let (cancelled, event) = pending
+            .cancel(CancelReason::CancelledByCustomer, now)
+            .ok()?;
+        Some(self.settle_pending(cancelled, vec![event], self.lockout))
+    }
+
     /// What to do with a spoken order code at `now`, before comparing it.
     pub fn order_code_step(&self, now: Timestamp, policy: &ConfirmationPolicy) -> OrderCodeStep {
         if self.is_locked(now, policy) {

@@ -7,8 +7,9 @@
 //! ([`CustomerDirectory`]), sending and checking one-time codes
 //! ([`OneTimeCodes`]), keeping accounts and orders ([`AccountStore`]), telling watchers
 //! ([`OrderEvents`]), the time and ids ([`Clock`], [`OrderIds`]), the web
-//! app's sessions ([`SessionStore`]) and its OpenID Connect login
-//! ([`WebLogin`]). Adapters in other crates implement them; `pod-server`
+//! app's sessions ([`SessionStore`]), its OpenID Connect login
+//! ([`WebLogin`]), and which customer an Alexa user is linked to
+//! ([`AlexaLinks`]). Adapters in other crates implement them; `pod-server`
 //! wires them together. The [`SignInService`] signs people in to the web app
 //! with the same code limits as voice ordering.
 //!
@@ -22,6 +23,7 @@
 
 mod codes;
 mod identity;
+mod links;
 mod service;
 mod sessions;
 mod sign_in;
@@ -33,7 +35,11 @@ pub use codes::{
     CodeError, CodeGenerator, CodePurpose, InvalidCode, NewCode, OneTimeCode, OneTimeCodes,
 };
 pub use identity::{AccessTokens, CustomerDirectory, DirectoryError, TokenError};
-pub use service::{ConfirmOutcome, OrderingService, PlaceOutcome, Ports, ServiceError};
+pub use links::{AlexaLinks, AlexaUserId};
+pub use service::{
+    CancelOutcome, ConfirmOutcome, Disabled, LinkOutcome, OrderingService, PlaceOutcome, Ports,
+    ServiceError, SkillEvents,
+};
 pub use sessions::{Session, SessionId, SessionStore};
 pub use sign_in::{
     CodeOutcome, LoginError, LoginRedirect, Passwordless, SignInService, StartOutcome, WebLogin,
@@ -45,6 +51,8 @@ pub use system::{Clock, OrderEvents, OrderIds, StoreTelemetry, SystemClock};
 pub use codes::{MockCodeGenerator, MockOneTimeCodes};
 #[cfg(any(test, feature = "mock"))]
 pub use identity::{MockAccessTokens, MockCustomerDirectory};
+#[cfg(any(test, feature = "mock"))]
+pub use links::MockAlexaLinks;
 #[cfg(any(test, feature = "mock"))]
 pub use sessions::MockSessionStore;
 #[cfg(any(test, feature = "mock"))]

@@ -281,10 +281,11 @@ impl Application {
             service,
             verifier,
             clock,
-            shared_store,
+            shared_store.clone(),
             metrics.clone(),
             http_config,
         )
+        .with_alexa_links(shared_store)
         .with_web_app(web_app);
         let mut router = pod_adapters_http::router(state);
         if !settings.base_path.is_empty() {

@@ -35,6 +35,8 @@ fn cluster_tests_skipped() {
 }
 #[path = "blackbox/deliveries.rs"]
 mod deliveries;
+#[path = "blackbox/events.rs"]
+mod events;
 #[path = "blackbox/exposure.rs"]
 mod exposure;
 #[path = "blackbox/faults.rs"]

@@ -9,6 +9,9 @@
 //! waiting for a code that was not sent (dropping the work half-way would
 //! do that).
 
+mod can_fulfill;
+mod cancel;
+mod events;
 mod skill;
 mod texts;
 
@@ -21,6 +24,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pod_alexa::envelope::ResponseEnvelope;
 use tracing::{Instrument, info_span, warn};
+
+use pod_alexa::envelope::Request;
+use pod_ports::ServiceError;
 
 use crate::HttpState;
 use crate::error::ErrorBody;
@@ -62,6 +68,22 @@ pub(crate) async fn handle(
         intent = envelope.request.intent().map_or("-", |i| i.name.as_str()),
         locale = texts.locale,
     );
+    // Skill events and CanFulfillIntentRequest have handlers of their own.
+    match &envelope.request {
+        Request::SkillEvent(event) => {
+            return match events::answer(state.skill_events(), envelope, event)
+                .instrument(span)
+                .await
+            {
+                Ok(answer) => Json(answer).into_response(),
+                Err(error) => event_failed(&error),
+            };
+        }
+        Request::CanFulfillIntent(query) => {
+            return Json(can_fulfill::answer(envelope, query)).into_response();
+        }
+        _ => {}
+    }
     let envelope = envelope.clone();
     let worker = state.clone();
     let work = tokio::spawn(
@@ -104,6 +126,20 @@ pub(crate) async fn handle(
 /// apology is sent before the router would answer 408.
 pub(crate) fn answer_deadline(request_timeout: Duration) -> Duration {
     request_timeout.saturating_sub(Duration::from_secs(1).min(request_timeout / 4))
+}
+
+/// A skill event that could not be acted on: 503, so Alexa may deliver it
+/// again. The cause goes to the log only.
+fn event_failed(error: &ServiceError) -> Response {
+    warn!(%error, "skill event not handled");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(ErrorBody::new(
+            "unavailable",
+            "pod cannot handle this event right now; deliver it again later",
+        )),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -35,9 +35,12 @@ pub(crate) async fn answer(
 ) -> Answer {
     match &envelope.request {
         Request::Launch(_) => ResponseEnvelope::ask(texts.welcome, texts.order_hint).into(),
-        Request::SessionEnded(_) | Request::ExceptionEncountered(_) => {
-            ResponseEnvelope::empty().into()
-        }
+        // Skill events and CanFulfillIntentRequest are answered by their own
+        // handlers (`events.rs`, `can_fulfill.rs`) before this is called.
+        Request::SessionEnded(_)
+        | Request::ExceptionEncountered(_)
+        | Request::SkillEvent(_)
+        | Request::CanFulfillIntent(_) => ResponseEnvelope::empty().into(),
         Request::Intent(request) => match &request.intent {
             Some(intent) => answer_intent(service, metrics, texts, envelope, intent)
                 .await
@@ -78,9 +81,8 @@ async fn answer_intent(
             }
         }
         IntentName::Help => ResponseEnvelope::ask(texts.help, texts.order_hint),
-        IntentName::Stop | IntentName::Cancel | IntentName::NavigateHome => {
-            ResponseEnvelope::tell(texts.goodbye)
-        }
+        IntentName::Cancel => super::cancel::answer(service, metrics, texts, envelope).await,
+        IntentName::Stop | IntentName::NavigateHome => ResponseEnvelope::tell(texts.goodbye),
         IntentName::Fallback => ResponseEnvelope::ask(texts.fallback, texts.order_hint),
         IntentName::Other(other) => {
             info!(intent = other.as_str(), "unknown intent");
@@ -209,7 +211,11 @@ fn locked(metrics: &Metrics, texts: &Texts) -> ResponseEnvelope {
     ResponseEnvelope::tell(texts.locked)
 }
 
-fn unavailable(metrics: &Metrics, texts: &Texts, error: &ServiceError) -> ResponseEnvelope {
+pub(super) fn unavailable(
+    metrics: &Metrics,
+    texts: &Texts,
+    error: &ServiceError,
+) -> ResponseEnvelope {
     warn!(%error, "answering with an apology");
     match error {
         ServiceError::CodeDelivery(_) => {

@@ -51,7 +51,7 @@ pub(crate) const SESSION_COOKIE: &str = "pod_session";
 
 /// The Content-Security-Policy of every `/app` response: only pod's own
 /// script and styles, no inline code, no framing. With OpenID Connect,
-/// `form-action` also names the provider's origin (see [`content_security_policy`]).
+/// `form-action` also names the provider's origin.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The policy for `method`. Browsers apply `form-action` to the redirects

@@ -35,7 +35,10 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 mod app;
+mod can_fulfill;
+mod cancel;
 mod faults;
+mod skill_events;
 mod support;
 
 use pod_ports::testing::ManualClock;
@@ -64,6 +67,8 @@ struct Overrides {
 struct Env {
     router: Router,
     clock: Arc<ManualClock>,
+    /// The in-memory store behind the router (also its Alexa links).
+    sql: Arc<SqlStore>,
     demo: String,
     sam: String,
     _dir: tempfile::TempDir,
@@ -128,10 +133,12 @@ impl Env {
             order_store,
             Metrics::new(),
             HttpConfig::default(),
-        );
+        )
+        .with_alexa_links(store.clone());
         Env {
             router: pod_adapters_http::router(state),
             clock,
+            sql: store,
             demo,
             sam,
             _dir: dir,

@@ -11,6 +11,7 @@
 mod accounts;
 mod error;
 pub(crate) mod events;
+mod links;
 pub(crate) mod migrate;
 mod sessions;
 mod users;

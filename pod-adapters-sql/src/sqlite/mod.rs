@@ -7,6 +7,7 @@ pub(crate) mod engine;
 mod error;
 #[cfg(test)]
 mod faults;
+mod links;
 pub(crate) mod migrate;
 mod orders;
 mod sessions;

@@ -3,8 +3,8 @@
 //! [`RequestEnvelope`] is what Alexa posts to the skill: `version`,
 //! `session`, `context` and the [`Request`] itself, an enum over the request
 //! types (`LaunchRequest`, `IntentRequest`, `SessionEndedRequest`,
-//! `System.ExceptionEncountered`, and [`Request::Unsupported`] for the
-//! rest). [`ResponseEnvelope`] is the answer: speech, a card, a reprompt,
+//! `System.ExceptionEncountered`, `CanFulfillIntentRequest`, the skill
+//! events `AlexaSkillEvent.*`, and [`Request::Unsupported`] for the rest). [`ResponseEnvelope`] is the answer: speech, a card, a reprompt,
 //! whether the session ends. Both serialize and deserialize, so the skill
 //! reads requests and writes responses, and pod's simulator writes requests
 //! and reads responses, with the same types.
@@ -15,6 +15,8 @@
 //! request has. Credentials (`accessToken`, `apiAccessToken`) never appear
 //! in `Debug` output.
 
+mod can_fulfill;
+mod events;
 mod names;
 mod request;
 mod response;
@@ -24,14 +26,17 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use can_fulfill::{CanFulfillIntent, CanFulfillIntentRequest, CanFulfillSlot};
+pub use events::{Permission, SkillEventBody, SkillEventRequest};
 pub use names::{
-    ConfirmationStatus, DialogState, ErrorType, IntentName, ResolutionCode, SessionEndedReason,
+    CanFulfill, ConfirmationStatus, DialogState, ErrorType, IntentName, ResolutionCode,
+    SessionEndedReason, SkillEventKind,
 };
 pub use request::{
-    EXCEPTION_ENCOUNTERED, ExceptionCause, ExceptionEncounteredRequest, INTENT_REQUEST, Intent,
-    IntentRequest, LAUNCH_REQUEST, LaunchRequest, Request, RequestCommon, RequestError, Resolution,
-    ResolutionStatus, Resolutions, ResolvedValue, ResolvedValueWrapper, SESSION_ENDED_REQUEST,
-    SessionEndedRequest, Slot, UnsupportedRequest,
+    CAN_FULFILL_INTENT_REQUEST, EXCEPTION_ENCOUNTERED, ExceptionCause, ExceptionEncounteredRequest,
+    INTENT_REQUEST, Intent, IntentRequest, LAUNCH_REQUEST, LaunchRequest, Request, RequestCommon,
+    RequestError, Resolution, ResolutionStatus, Resolutions, ResolvedValue, ResolvedValueWrapper,
+    SESSION_ENDED_REQUEST, SessionEndedRequest, Slot, UnsupportedRequest,
 };
 pub use response::{Card, MAX_SPEECH_CHARS, OutputSpeech, Reprompt, Response, ResponseEnvelope};
 

@@ -196,6 +196,37 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// The type of a skill event (`AlexaSkillEvent.*`) pod subscribes to.
+    pub enum SkillEventKind {
+        /// `AlexaSkillEvent.SkillEnabled`: a person enabled the skill.
+        Enabled => "AlexaSkillEvent.SkillEnabled",
+        /// `AlexaSkillEvent.SkillDisabled`: a person disabled the skill.
+        Disabled => "AlexaSkillEvent.SkillDisabled",
+        /// `AlexaSkillEvent.SkillAccountLinked`: account linking completed;
+        /// the body carries the new access token.
+        AccountLinked => "AlexaSkillEvent.SkillAccountLinked",
+        /// `AlexaSkillEvent.SkillPermissionAccepted`: permissions granted.
+        PermissionAccepted => "AlexaSkillEvent.SkillPermissionAccepted",
+        /// `AlexaSkillEvent.SkillPermissionChanged`: the granted permissions changed.
+        PermissionChanged => "AlexaSkillEvent.SkillPermissionChanged",
+    }
+}
+
+string_enum! {
+    /// An answer of a `CanFulfillIntentRequest`: `canFulfill` of the
+    /// intent (`YES`, `NO`, `MAYBE`), and `canUnderstand` (`YES`, `NO`,
+    /// `MAYBE`) and `canFulfill` (`YES`, `NO`) of each slot.
+    pub enum CanFulfill {
+        /// `YES`.
+        Yes => "YES",
+        /// `NO`.
+        No => "NO",
+        /// `MAYBE`: partly, or only after something more (such as account linking).
+        Maybe => "MAYBE",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::can_fulfill::CanFulfillIntentRequest;
+use super::events::{SkillEventBody, SkillEventRequest};
 use super::names::{
     ConfirmationStatus, DialogState, ErrorType, IntentName, ResolutionCode, SessionEndedReason,
+    SkillEventKind,
 };
 
 /// `LaunchRequest`.
@@ -17,6 +20,8 @@ pub const INTENT_REQUEST: &str = "IntentRequest";
 pub const SESSION_ENDED_REQUEST: &str = "SessionEndedRequest";
 /// `System.ExceptionEncountered`.
 pub const EXCEPTION_ENCOUNTERED: &str = "System.ExceptionEncountered";
+/// `CanFulfillIntentRequest`.
+pub const CAN_FULFILL_INTENT_REQUEST: &str = "CanFulfillIntentRequest";
 
 /// What every request carries, whatever its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +65,13 @@ pub enum Request {
     /// `System.ExceptionEncountered`: Alexa could not use the skill's last
     /// answer; no speech may answer it.
     ExceptionEncountered(ExceptionEncounteredRequest),
+    /// `CanFulfillIntentRequest`: could the skill fulfil this intent
+    /// (name-free interaction)? Answered without side effects.
+    CanFulfillIntent(CanFulfillIntentRequest),
+    /// `AlexaSkillEvent.*`: the skill was enabled or disabled, an account
+    /// linked, permissions granted or changed. Answered with an empty
+    /// response.
+    SkillEvent(SkillEventRequest),
     /// Any other request type (`AudioPlayer.*`, `Messaging.*`, …).
     Unsupported(UnsupportedRequest),
 }
@@ -225,6 +237,8 @@ impl Request {
             Request::Intent(r) => &r.common,
             Request::SessionEnded(r) => &r.common,
             Request::ExceptionEncountered(r) => &r.common,
+            Request::CanFulfillIntent(r) => &r.common,
+            Request::SkillEvent(r) => &r.common,
             Request::Unsupported(r) => &r.common,
         }
     }
@@ -236,6 +250,8 @@ impl Request {
             Request::Intent(r) => &mut r.common,
             Request::SessionEnded(r) => &mut r.common,
             Request::ExceptionEncountered(r) => &mut r.common,
+            Request::CanFulfillIntent(r) => &mut r.common,
+            Request::SkillEvent(r) => &mut r.common,
             Request::Unsupported(r) => &mut r.common,
         }
     }
@@ -247,6 +263,8 @@ impl Request {
             Request::Intent(_) => INTENT_REQUEST,
             Request::SessionEnded(_) => SESSION_ENDED_REQUEST,
             Request::ExceptionEncountered(_) => EXCEPTION_ENCOUNTERED,
+            Request::CanFulfillIntent(_) => CAN_FULFILL_INTENT_REQUEST,
+            Request::SkillEvent(r) => r.kind.as_str(),
             Request::Unsupported(r) => &r.kind,
         }
     }
@@ -261,12 +279,19 @@ impl Request {
         &self.common().timestamp
     }
 
-    /// The intent of an `IntentRequest`.
+    /// The intent of an `IntentRequest` or a `CanFulfillIntentRequest`.
     pub fn intent(&self) -> Option<&Intent> {
         match self {
             Request::Intent(r) => r.intent.as_ref(),
+            Request::CanFulfillIntent(r) => r.intent.as_ref(),
             _ => None,
         }
+    }
+
+    /// Whether this is a skill event (`AlexaSkillEvent.*` of a type pod
+    /// knows), which Alexa may deliver up to an hour late.
+    pub fn is_skill_event(&self) -> bool {
+        matches!(self, Request::SkillEvent(_))
     }
 }
 
@@ -377,6 +402,12 @@ struct RawRequest {
     error: Option<RequestError>,
     #[serde(default)]
     cause: Option<ExceptionCause>,
+    #[serde(default)]
+    body: Option<SkillEventBody>,
+    #[serde(rename = "eventCreationTime", default)]
+    event_creation_time: Option<String>,
+    #[serde(rename = "eventPublishingTime", default)]
+    event_publishing_time: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for Request {
@@ -404,10 +435,23 @@ impl<'de> Deserialize<'de> for Request {
                 error: raw.error,
                 cause: raw.cause,
             }),
-            _ => Request::Unsupported(UnsupportedRequest {
-                kind: raw.kind,
+            CAN_FULFILL_INTENT_REQUEST => Request::CanFulfillIntent(CanFulfillIntentRequest {
                 common,
+                dialog_state: raw.dialog_state,
+                intent: raw.intent,
             }),
+            _ => match SkillEventKind::from(raw.kind) {
+                SkillEventKind::Other(kind) => {
+                    Request::Unsupported(UnsupportedRequest { kind, common })
+                }
+                kind => Request::SkillEvent(SkillEventRequest {
+                    common,
+                    kind,
+                    body: raw.body,
+                    event_creation_time: raw.event_creation_time,
+                    event_publishing_time: raw.event_publishing_time,
+                }),
+            },
         })
     }
 }
@@ -432,6 +476,15 @@ struct RawRequestRef<'a> {
     error: Option<&'a RequestError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cause: Option<&'a ExceptionCause>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a SkillEventBody>,
+    #[serde(rename = "eventCreationTime", skip_serializing_if = "Option::is_none")]
+    event_creation_time: Option<&'a str>,
+    #[serde(
+        rename = "eventPublishingTime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    event_publishing_time: Option<&'a str>,
 }
 
 impl Serialize for Request {
@@ -447,6 +500,9 @@ impl Serialize for Request {
             reason: None,
             error: None,
             cause: None,
+            body: None,
+            event_creation_time: None,
+            event_publishing_time: None,
         };
         match self {
             Request::Intent(r) => {
@@ -460,6 +516,15 @@ impl Serialize for Request {
             Request::ExceptionEncountered(r) => {
                 raw.error = r.error.as_ref();
                 raw.cause = r.cause.as_ref();
+            }
+            Request::CanFulfillIntent(r) => {
+                raw.dialog_state = r.dialog_state.as_ref();
+                raw.intent = r.intent.as_ref();
+            }
+            Request::SkillEvent(r) => {
+                raw.body = r.body.as_ref();
+                raw.event_creation_time = r.event_creation_time.as_deref();
+                raw.event_publishing_time = r.event_publishing_time.as_deref();
             }
             Request::Launch(_) | Request::Unsupported(_) => {}
         }

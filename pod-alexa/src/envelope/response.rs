@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::can_fulfill::CanFulfillIntent;
+
 /// The longest speech the builders send; longer text is cut. Alexa's limit
 /// is 8,000 characters.
 pub const MAX_SPEECH_CHARS: usize = 6000;
@@ -48,6 +50,13 @@ pub struct Response {
         skip_serializing_if = "Option::is_none"
     )]
     pub should_end_session: Option<bool>,
+    /// `canFulfillIntent`: the answer to a `CanFulfillIntentRequest`.
+    #[serde(
+        rename = "canFulfillIntent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub can_fulfill_intent: Option<CanFulfillIntent>,
 }
 
 /// `outputSpeech`.
@@ -152,6 +161,15 @@ impl ResponseEnvelope {
     /// `System.ExceptionEncountered`, where Alexa accepts no speech.
     pub fn empty() -> Self {
         Self::with(Response::default())
+    }
+
+    /// The answer to a `CanFulfillIntentRequest`: `canFulfillIntent` alone,
+    /// no speech and no session.
+    pub fn can_fulfill(answer: CanFulfillIntent) -> Self {
+        Self::with(Response {
+            can_fulfill_intent: Some(answer),
+            ..Response::default()
+        })
     }
 
     /// Adds a Simple card for the Alexa app.

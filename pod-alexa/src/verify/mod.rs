@@ -14,7 +14,9 @@
 //!    trusted root, DNS SAN `echo-api.amazon.com` ([`SigningChain::validate`]);
 //! 3. `Signature-256` is an RSA PKCS#1 v1.5 SHA-256 signature over the body
 //!    (the legacy SHA-1 `Signature` header is never accepted);
-//! 4. `request.timestamp` is within the tolerance of `now`, either way;
+//! 4. `request.timestamp` is within the tolerance of `now`, either way
+//!    (a skill event, `AlexaSkillEvent.*`, may be up to an hour old:
+//!    [`SKILL_EVENT_MAX_AGE`]);
 //! 5. the application id is one of the configured skill ids.
 //!
 //! The body is parsed once, into the typed [`RequestEnvelope`] that steps 4
@@ -75,6 +77,18 @@ pub const CHAIN_URL_HEADER: &str = "signaturecertchainurl";
 pub const SIGNATURE_256_HEADER: &str = "signature-256";
 /// The default (and largest allowed) timestamp tolerance: 150 seconds.
 pub const MAX_TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(150);
+/// How old a skill event's timestamp may be: one hour. Alexa delivers skill
+/// events (`AlexaSkillEvent.SkillEnabled`, `SkillDisabled`,
+/// `SkillAccountLinked`, `SkillPermissionAccepted`, `SkillPermissionChanged`)
+/// asynchronously and may retry them, so their `timestamp` can be up to an
+/// hour old when they arrive (Amazon, "Use Skill Events", section "Delivery
+/// of events to the skill":
+/// <https://developer.amazon.com/docs/smapi/skill-events-in-alexa-skills.html#delivery-of-events-to-the-skill>;
+/// Amazon's own ASK SDK verifiers allow 3,600,000 ms for that reason as their
+/// `MAX_TIMESTAMP_TOLERANCE_IN_MILLIS`). Only those typed event requests get
+/// it; every other request keeps the configured tolerance (at most 150 s),
+/// and a timestamp in the future never gets more than that either.
+pub const SKILL_EVENT_MAX_AGE: Duration = Duration::from_secs(3600);
 /// The default number of chains kept in the cache.
 pub const DEFAULT_CACHE_CAPACITY: usize = 64;
 
@@ -503,7 +517,14 @@ impl RequestVerifier {
     fn verify_body(&self, body: &[u8], now: Timestamp) -> Result<RequestEnvelope, VerifyError> {
         match serde_json::from_slice::<RequestEnvelope>(body) {
             Ok(envelope) => {
-                self.check_timestamp(Some(envelope.request.timestamp()), now)?;
+                // Skill events may arrive up to an hour late (see
+                // SKILL_EVENT_MAX_AGE); nothing else may.
+                let max_age = if envelope.request.is_skill_event() {
+                    SKILL_EVENT_MAX_AGE
+                } else {
+                    self.tolerance
+                };
+                self.check_timestamp_within(Some(envelope.request.timestamp()), now, max_age)?;
                 self.check_skill_id(envelope.application_id())?;
                 Ok(envelope)
             }
@@ -525,15 +546,25 @@ impl RequestVerifier {
 
     /// Step 4: `request.timestamp` is within the tolerance of `now`.
     fn check_timestamp(&self, raw: Option<&str>, now: Timestamp) -> Result<(), VerifyError> {
+        self.check_timestamp_within(raw, now, self.tolerance)
+    }
+
+    /// Step 4 with `max_age` for a timestamp in the past (the tolerance, or
+    /// [`SKILL_EVENT_MAX_AGE`] for a skill event); one in the future gets
+    /// the tolerance.
+    fn check_timestamp_within(
+        &self,
+        raw: Option<&str>,
+        now: Timestamp,
+        max_age: Duration,
+    ) -> Result<(), VerifyError> {
         let raw = raw.ok_or(VerifyError::Timestamp("missing request.timestamp"))?;
         let at = parse_iso8601(raw).ok_or(VerifyError::Timestamp("not an ISO 8601 time"))?;
-        let skew = now.since(at).max(at.since(now));
-        if skew > self.tolerance {
-            return Err(VerifyError::Timestamp(if at < now {
-                "too old"
-            } else {
-                "too far in the future"
-            }));
+        if at < now && now.since(at) > max_age {
+            return Err(VerifyError::Timestamp("too old"));
+        }
+        if at > now && at.since(now) > self.tolerance {
+            return Err(VerifyError::Timestamp("too far in the future"));
         }
         Ok(())
     }

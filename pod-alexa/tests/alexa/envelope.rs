@@ -29,6 +29,10 @@ const SAMPLES: &[&str] = &[
     "session-ended-error.json",
     "exception-encountered.json",
     "audio-player-playback-started.json",
+    "skill-account-linked.json",
+    "skill-disabled.json",
+    "skill-permission-accepted.json",
+    "can-fulfill-intent.json",
 ];
 
 #[test]
@@ -43,7 +47,14 @@ fn every_sample_round_trips_through_the_typed_envelope() {
 
 #[test]
 fn samples_with_only_modelled_fields_serialize_back_to_the_same_json() {
-    for name in ["order-intent.json", "authorize-intent.json"] {
+    for name in [
+        "order-intent.json",
+        "authorize-intent.json",
+        "skill-account-linked.json",
+        "skill-disabled.json",
+        "skill-permission-accepted.json",
+        "can-fulfill-intent.json",
+    ] {
         let original: Value = serde_json::from_str(&sample(name)).unwrap();
         let again = serde_json::to_value(parse(name)).unwrap();
         assert_eq!(again, original, "{name}");

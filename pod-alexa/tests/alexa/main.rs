@@ -4,4 +4,5 @@
 //! real chains at pinned times (`fixtures/`).
 
 mod envelope;
+mod events;
 mod verify;

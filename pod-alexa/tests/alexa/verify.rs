@@ -1391,3 +1391,104 @@ async fn a_body_that_is_not_an_envelope_names_the_first_check_it_fails() {
 
 #[path = "verify/faults.rs"]
 mod faults;
+// ---------------------------------------------------------------------------
+// 7. Skill events may be up to an hour old; nothing else may
+
+fn event_at(at: Timestamp, kind: &str) -> Vec<u8> {
+    format!(
+        r#"{{"version":"1.0","context":{{"System":{{"application":{{"applicationId":"{SKILL}"}},"user":{{"userId":"amzn1.ask.account.A"}}}}}},"request":{{"type":"{kind}","requestId":"r","timestamp":"{}","eventCreationTime":"{}","eventPublishingTime":"{}"}}}}"#,
+        format_iso8601(at),
+        format_iso8601(at),
+        format_iso8601(at),
+    )
+    .into_bytes()
+}
+
+fn seconds_from(at: Timestamp, secs: i64) -> Timestamp {
+    Timestamp::from_unix_millis(at.unix_millis() + secs * 1000)
+}
+
+#[tokio::test]
+async fn signed_skill_events_may_be_an_hour_old_but_no_older_and_never_from_the_future() {
+    let chain = build_chain(&LeafSpec::default());
+    let source = FakeSource::with("/echo.api/test-chain.pem", chain.pem.clone());
+    let verifier = dev_verifier(&chain.root_der, source, &[SKILL]);
+    for kind in [
+        "AlexaSkillEvent.SkillEnabled",
+        "AlexaSkillEvent.SkillDisabled",
+        "AlexaSkillEvent.SkillAccountLinked",
+        "AlexaSkillEvent.SkillPermissionAccepted",
+        "AlexaSkillEvent.SkillPermissionChanged",
+    ] {
+        for (offset, expected) in [
+            (0, "ok"),
+            (-151, "ok"),
+            (-1800, "ok"),
+            (-3600, "ok"),
+            (-3601, "timestamp"),
+            (150, "ok"),
+            (151, "timestamp"),
+        ] {
+            let body = event_at(seconds_from(now(), offset), kind);
+            let h = headers(Some(CHAIN_URL), Some(&sign_with_leaf(&body)));
+            let got = reason(verifier.verify(&h, &body, now()).await);
+            assert_eq!(got, expected, "{kind} at {offset} s");
+        }
+        // The signature is still checked on an old event.
+        let body = event_at(seconds_from(now(), -600), kind);
+        let h = headers(Some(CHAIN_URL), Some(&sign_with_leaf(b"other bytes")));
+        assert_eq!(
+            reason(verifier.verify(&h, &body, now()).await),
+            "signature_invalid"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_the_typed_skill_events_get_the_hour() {
+    let mut config = VerifierConfig::new(VerifyMode::Off);
+    config.skill_ids = vec![SKILL.to_string()];
+    config.timestamp_tolerance = Duration::from_secs(10);
+    let verifier = RequestVerifier::new(config).unwrap();
+    let h = HeaderMap::new();
+    let old = seconds_from(now(), -600);
+    // Other request types, an unknown skill event type, and a body that is
+    // not an envelope but names a skill event keep the ordinary tolerance.
+    for kind in [
+        "LaunchRequest",
+        "IntentRequest",
+        "CanFulfillIntentRequest",
+        "AlexaSkillEvent.SkillSomethingNew",
+        "AudioPlayer.PlaybackStarted",
+    ] {
+        let body = event_at(old, kind);
+        assert_eq!(
+            reason(verifier.verify(&h, &body, now()).await),
+            "timestamp",
+            "{kind}"
+        );
+    }
+    let not_an_envelope = format!(
+        r#"{{"request":{{"type":"AlexaSkillEvent.SkillEnabled","timestamp":"{}","body":3}}}}"#,
+        format_iso8601(old)
+    );
+    assert_eq!(
+        reason(verifier.verify(&h, not_an_envelope.as_bytes(), now()).await),
+        "timestamp"
+    );
+    // A skill event an hour old passes even with a 10 s tolerance, but one
+    // 11 s ahead does not.
+    let body = event_at(seconds_from(now(), -3600), "AlexaSkillEvent.SkillDisabled");
+    assert_eq!(reason(verifier.verify(&h, &body, now()).await), "ok");
+    let body = event_at(seconds_from(now(), 11), "AlexaSkillEvent.SkillDisabled");
+    assert_eq!(reason(verifier.verify(&h, &body, now()).await), "timestamp");
+    // And the skill id is checked on events too.
+    let mut config = VerifierConfig::new(VerifyMode::Off);
+    config.skill_ids = vec!["amzn1.ask.skill.other".to_string()];
+    let strict_skill = RequestVerifier::new(config).unwrap();
+    let body = event_at(now(), "AlexaSkillEvent.SkillEnabled");
+    assert_eq!(
+        reason(strict_skill.verify(&h, &body, now()).await),
+        "skill_id"
+    );
+}

@@ -266,6 +266,51 @@ fn an_undelivered_code_cancels_its_order_but_still_counts_as_sent() {
 }
 
 #[test]
+fn the_customer_cancels_the_pending_order_and_its_code_confirms_nothing() {
+    let policy = ConfirmationPolicy::default().with_lockout_after(2).unwrap();
+    assert_eq!(demo().cancel_pending(at(0)), None, "nothing to cancel");
+    let placed = place(&demo(), 1, at(0), &policy);
+    let (placed, _) = check_under(&placed, CodeCheck::Invalid, at(1), &policy);
+    let change = placed.cancel_pending(at(2)).unwrap();
+    assert_eq!(change.expected_version(), placed.version());
+    let account = change.account();
+    assert_eq!(account.pending(), None);
+    assert_eq!(account.order_digest(), None, "the code's digest is gone");
+    assert_eq!(
+        account.lockout(),
+        placed.lockout(),
+        "the run of failures stays"
+    );
+    assert_eq!(
+        account.order_sends(),
+        placed.order_sends(),
+        "the send still counts"
+    );
+    assert!(matches!(
+        change.orders()[0].state(),
+        OrderState::Cancelled {
+            reason: CancelReason::CancelledByCustomer,
+            ..
+        }
+    ));
+    let names: Vec<_> = change.events().iter().map(|e| e.name()).collect();
+    assert_eq!(names, ["cancelled"]);
+    assert_eq!(
+        account.order_code_step(at(3), &policy),
+        OrderCodeStep::Settled {
+            change: None,
+            result: ConfirmResult::NoPendingOrder
+        }
+    );
+    assert_eq!(
+        account.apply_order_check(&id(1), CodeCheck::Valid, at(3), &policy),
+        Err(Stale { order: id(1) }),
+        "a comparison made before the cancel is stale"
+    );
+    assert_eq!(account.cancel_pending(at(4)), None);
+}
+
+#[test]
 fn sign_in_codes_expire_and_run_out_of_attempts() {
     let policy = ConfirmationPolicy::default();
     let account = demo()
@@ -334,6 +379,7 @@ enum Op {
     StartSignIn,
     SignInCode(CodeCheck),
     Unlock,
+    Cancel,
     Wait(u64),
 }
 
@@ -350,6 +396,7 @@ fn any_op() -> impl Strategy<Value = Op> {
         2 => Just(Op::StartSignIn),
         3 => check.prop_map(Op::SignInCode),
         1 => Just(Op::Unlock),
+        1 => Just(Op::Cancel),
         2 => (1u64..4000).prop_map(Op::Wait),
     ]
 }
@@ -439,6 +486,19 @@ proptest! {
                     }
                 },
                 Op::Unlock => { failures = 0; before.unlock() }
+                Op::Cancel => {
+                    let change = before.cancel_pending(now);
+                    prop_assert_eq!(change.is_some(), before.pending().is_some(), "only a pending order is cancelled");
+                    if let Some(change) = &change {
+                        prop_assert!(change.account().pending().is_none());
+                        prop_assert_eq!(change.account().lockout(), before.lockout(), "a cancel counts no failure");
+                        let cancelled = &change.orders()[0];
+                        prop_assert_eq!(Some(cancelled.id()), before.pending().map(Order::id));
+                        let by_customer = matches!(cancelled.state(), OrderState::Cancelled { reason: CancelReason::CancelledByCustomer, .. });
+                        prop_assert!(by_customer);
+                    }
+                    change
+                }
             };
             if let Some(change) = change {
                 prop_assert_eq!(change.expected_version(), before.version(), "one version step per change");

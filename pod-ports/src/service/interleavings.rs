@@ -1,6 +1,6 @@
 //! A property test over random interleavings of everything that touches an
 //! account, on several accounts at once: orders, confirmations, sign-in
-//! starts, sign-in codes, operator unlocks and clock steps. Requests of one
+//! starts, sign-in codes, operator unlocks, cancels and clock steps. Requests of one
 //! batch run concurrently on one thread, and the store yields a random
 //! number of times before every call, so proptest chooses (and shrinks) the
 //! interleaving. Every committed change is recorded with the account it
@@ -87,6 +87,7 @@ enum Op {
     StartSignIn(usize),
     SignInCode(usize, bool),
     Unlock(usize),
+    Cancel(usize),
 }
 
 fn any_op() -> impl Strategy<Value = Op> {
@@ -96,7 +97,8 @@ fn any_op() -> impl Strategy<Value = Op> {
         5 => (who.clone(), prop::bool::weighted(0.2)).prop_map(|(a, r)| Op::Confirm(a, r)),
         2 => who.clone().prop_map(Op::StartSignIn),
         3 => (who.clone(), prop::bool::weighted(0.2)).prop_map(|(a, r)| Op::SignInCode(a, r)),
-        1 => who.prop_map(Op::Unlock),
+        1 => who.clone().prop_map(Op::Unlock),
+        1 => who.prop_map(Op::Cancel),
     ]
 }
 
@@ -186,6 +188,7 @@ fn run(
                             .await
                             .map(drop),
                         Op::Unlock(a) => ordering.unlock(&customer(*a)).await.map(drop),
+                        Op::Cancel(a) => ordering.cancel_pending_for(&customer(*a)).await.map(drop),
                     };
                 }
             });
@@ -244,11 +247,31 @@ fn check_commit(
 ) -> Result<(), TestCaseError> {
     let after = change.account();
     prop_assert_eq!(after.version(), before.version() + 1);
-    if before.is_locked(now, policy) {
+    let cancelled_by_customer = change.orders().iter().any(|o| {
+        matches!(
+            o.state(),
+            OrderState::Cancelled {
+                reason: pod_domain::CancelReason::CancelledByCustomer,
+                ..
+            }
+        )
+    });
+    if cancelled_by_customer {
+        // A cancel settles exactly the pending order and nothing else.
+        prop_assert_eq!(change.orders().len(), 1);
+        prop_assert_eq!(
+            before.pending().map(Order::id),
+            Some(change.orders()[0].id())
+        );
+        prop_assert!(after.pending().is_none() && after.order_digest().is_none());
+        prop_assert_eq!(after.lockout(), before.lockout(), "a cancel counts nothing");
+        prop_assert_eq!(after.order_sends(), before.order_sends());
+        prop_assert_eq!(after.sign_in_code(), before.sign_in_code());
+    } else if before.is_locked(now, policy) {
         prop_assert_eq!(
             after.lockout(),
             pod_domain::Lockout::default(),
-            "while locked only an unlock commits"
+            "while locked only an unlock (or a cancel) commits"
         );
     }
     let (was, is) = (

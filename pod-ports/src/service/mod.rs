@@ -563,6 +563,11 @@ fn settled_outcome(order: Order) -> ConfirmOutcome {
     }
 }
 
+mod cancel;
+mod skill_events;
+pub use cancel::CancelOutcome;
+pub use skill_events::{Disabled, LinkOutcome, SkillEvents};
+
 #[cfg(test)]
 mod interleavings;
 #[cfg(test)]

@@ -662,3 +662,6 @@ async fn the_wrong_code_that_locks_wins_over_a_concurrent_right_code_or_loses_cl
         other => panic!("{other:?}"),
     }
 }
+
+mod cancel;
+mod skill_events;

@@ -7,6 +7,8 @@
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 #[cfg(any(test, feature = "testing"))]
+pub mod links_contract;
+#[cfg(any(test, feature = "testing"))]
 pub mod smtp;
 #[cfg(any(test, feature = "testing"))]
 pub mod smtp_faults;
@@ -19,7 +21,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pod_domain::{Account, Change, CustomerId, Order, OrderId, OrderState, Timestamp};
 
-use crate::{AccountStore, Clock, CodeGenerator, OneTimeCode, OrderIds, StoreError};
+use crate::{
+    AccountStore, AlexaLinks, AlexaUserId, Clock, CodeGenerator, OneTimeCode, OrderIds, StoreError,
+};
 
 /// An [`AccountStore`] in memory, with the same contract as the SQL one:
 /// a commit applies only at the expected version, all of it or nothing.
@@ -32,6 +36,7 @@ pub struct MemoryStore {
 struct MemoryState {
     accounts: HashMap<CustomerId, Account>,
     orders: HashMap<OrderId, Order>,
+    links: HashMap<AlexaUserId, (CustomerId, Timestamp)>,
 }
 
 impl MemoryStore {
@@ -107,6 +112,40 @@ impl AccountStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+/// The same contract as the SQL links: an older link never replaces a newer one.
+#[async_trait]
+impl AlexaLinks for MemoryStore {
+    async fn link(
+        &self,
+        alexa_user: &AlexaUserId,
+        customer: &CustomerId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let newer = state
+            .links
+            .get(alexa_user)
+            .is_some_and(|(_, linked_at)| *linked_at > at);
+        if !newer {
+            state
+                .links
+                .insert(alexa_user.clone(), (customer.clone(), at));
+        }
+        Ok(())
+    }
+
+    async fn forget(&self, alexa_user: &AlexaUserId) -> Result<Option<CustomerId>, StoreError> {
+        Ok(self.state().links.remove(alexa_user).map(|(c, _)| c))
+    }
+
+    async fn customer_of(
+        &self,
+        alexa_user: &AlexaUserId,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        Ok(self.state().links.get(alexa_user).map(|(c, _)| c.clone()))
     }
 }
 
@@ -249,4 +288,10 @@ mod tests {
     }
 
     crate::account_store_contract!(memory);
+
+    async fn memory_links() -> (Arc<dyn AlexaLinks>, ()) {
+        (Arc::new(MemoryStore::new()), ())
+    }
+
+    crate::alexa_links_contract!(memory_links);
 }

@@ -824,6 +824,36 @@ mod tests {
     }
 
     #[test]
+    fn the_skill_manifest_subscribes_to_the_skill_events_pod_answers_at_its_endpoint() {
+        let manifest: serde_json::Value =
+            serde_json::from_str(include_str!("../../../skill-package/skill.json")).unwrap();
+        let manifest = &manifest["manifest"];
+        let custom = &manifest["apis"]["custom"];
+        // Skill events go to the same, verified endpoint.
+        assert_eq!(manifest["events"]["endpoint"], custom["endpoint"]);
+        let subscribed: Vec<&str> = manifest["events"]["subscriptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["eventName"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            subscribed,
+            [
+                "SKILL_ENABLED",
+                "SKILL_DISABLED",
+                "SKILL_ACCOUNT_LINKED",
+                "SKILL_PERMISSION_ACCEPTED",
+                "SKILL_PERMISSION_CHANGED"
+            ]
+        );
+        assert_eq!(
+            custom["interfaces"],
+            serde_json::json!([{"type": "CAN_FULFILL_INTENT_REQUEST"}])
+        );
+    }
+
+    #[test]
     fn the_skill_manifest_publishes_every_locale_with_phrases_the_models_understand() {
         let manifest: serde_json::Value =
             serde_json::from_str(include_str!("../../../skill-package/skill.json")).unwrap();

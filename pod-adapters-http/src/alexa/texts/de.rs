@@ -14,6 +14,12 @@ pub(super) const DE_DE: Texts = Texts {
         Ich schicke dir dann einen Code auf dein Telefon oder per E-Mail, und du bestätigst die Bestellung, \
         indem du sagst: bestätige, gefolgt vom Code. Was möchtest du?",
     goodbye: "Tschüss.",
+    order_cancelled: |pizza| {
+        format!(
+            "Okay, ich habe deine Bestellung storniert: {}. Ihr Code gilt nicht mehr. Tschüss.",
+            described(pizza, "eine")
+        )
+    },
     link_account: "Um Pizza zu bestellen, verknüpfe bitte dein Konto bei Pizza on Demand. \
         Ich habe dir dazu eine Karte in die Alexa App geschickt.",
     not_understood: "Entschuldigung, das habe ich nicht verstanden. Wie kann ich helfen?",

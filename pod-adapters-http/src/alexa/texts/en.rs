@@ -15,6 +15,9 @@ pub(super) const EN_US: Texts = Texts {
         I will send a code to your phone or email, and you authorize the order by saying: authorize, followed by the code. \
         What would you like?",
     goodbye: "Goodbye.",
+    order_cancelled: |pizza| {
+        format!("Okay, I cancelled your order for {pizza}. Its code won't work any more. Goodbye.")
+    },
     link_account: "To order pizza, please link your Pizza on Demand account. \
         I have sent a card to the Alexa app to help you do that.",
     not_understood: "Sorry, I didn't understand that. How can I help you?",

@@ -54,8 +54,10 @@ pub(crate) struct Texts {
     pub(crate) code_hint: &'static str,
     /// `AMAZON.HelpIntent`.
     pub(crate) help: &'static str,
-    /// Stop, cancel, navigate home.
+    /// Stop, cancel (with no order waiting), navigate home.
     pub(crate) goodbye: &'static str,
+    /// "Cancel my order": the order waiting for its code is cancelled.
+    pub(crate) order_cancelled: fn(pizza: &Pizza) -> String,
     /// No linked account (with the LinkAccount card).
     pub(crate) link_account: &'static str,
     /// An intent request without an intent.

@@ -94,7 +94,14 @@ fn every_locale_has_every_text() {
             too_many.contains(&MAX_TOPPINGS.to_string()),
             "{locale}: {too_many}"
         );
+        let cancelled = (texts.order_cancelled)(&pizza());
+        assert_ne!(cancelled, texts.goodbye, "{locale}");
+        assert!(
+            cancelled.ends_with(texts.goodbye),
+            "{locale}: a cancel ends the session with goodbye: {cancelled}"
+        );
         for text in [
+            cancelled,
             (texts.confirmed)(&pizza()),
             (texts.confirmed_card)(&pizza()),
             card,
@@ -172,6 +179,11 @@ fn german_is_spoken_in_german() {
     let plain_pizza = Pizza::new(PizzaSize::Small, []).unwrap();
     assert_eq!((de.confirmed_card)(&plain_pizza), "Eine kleine Pizza");
     assert_eq!(
+        (de.order_cancelled)(&pizza()),
+        "Okay, ich habe deine Bestellung storniert: eine große Pizza mit Salami und Pilzen. \
+         Ihr Code gilt nicht mehr. Tschüss."
+    );
+    assert_eq!(
         (de.wrong_code)(1),
         "Dieser Code stimmt nicht. Du hast noch einen Versuch. Sag bestätige, gefolgt vom Code."
     );
@@ -203,6 +215,11 @@ fn en_us_keeps_the_original_words() {
     assert_eq!(
         (us.order_card)(&pizza(), "d***@example.com"),
         "A large pizza with pepperoni and mushrooms. Code sent to d***@example.com."
+    );
+    assert_eq!(
+        (us.order_cancelled)(&pizza()),
+        "Okay, I cancelled your order for a large pizza with pepperoni and mushrooms. \
+         Its code won't work any more. Goodbye."
     );
     assert_eq!(
         (us.wrong_code)(1),
