@@ -7,8 +7,9 @@
 //! ([`CustomerDirectory`]), sending and checking one-time codes
 //! ([`OneTimeCodes`]), keeping accounts and orders ([`AccountStore`]), telling watchers
 //! ([`OrderEvents`]), the time and ids ([`Clock`], [`OrderIds`]), the web
-//! app's sessions ([`SessionStore`]) and its OpenID Connect login
-//! ([`WebLogin`]). Adapters in other crates implement them; `pod-server`
+//! app's sessions ([`SessionStore`]), its OpenID Connect login
+//! ([`WebLogin`]), and the requests answered already ([`AnsweredRequests`],
+//! so a replayed request changes nothing). Adapters in other crates implement them; `pod-server`
 //! wires them together. The [`SignInService`] signs people in to the web app
 //! with the same code limits as voice ordering.
 //!
@@ -20,6 +21,7 @@
 
 #![deny(clippy::disallowed_methods)]
 
+mod answers;
 mod codes;
 mod identity;
 mod service;
@@ -29,6 +31,7 @@ mod store;
 mod system;
 pub mod testing;
 
+pub use answers::{AnsweredRequests, Claim};
 pub use codes::{
     CodeError, CodeGenerator, CodePurpose, InvalidCode, NewCode, OneTimeCode, OneTimeCodes,
 };
@@ -41,6 +44,8 @@ pub use sign_in::{
 pub use store::{AccountStore, LocalUser, StoreError, UserStore};
 pub use system::{Clock, OrderEvents, OrderIds, StoreTelemetry, SystemClock};
 
+#[cfg(any(test, feature = "mock"))]
+pub use answers::MockAnsweredRequests;
 #[cfg(any(test, feature = "mock"))]
 pub use codes::{MockCodeGenerator, MockOneTimeCodes};
 #[cfg(any(test, feature = "mock"))]

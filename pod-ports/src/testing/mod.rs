@@ -2,8 +2,11 @@
 //! in-memory [`AccountStore`], a wrapper that counts store round trips, a
 //! clock the test moves, sequential order ids, and (with the `testing`
 //! feature) the store contract suite that every [`AccountStore`] adapter
-//! runs (`account_store_contract!`).
+//! runs (`account_store_contract!`), and the one every [`AnsweredRequests`]
+//! adapter runs (`answered_requests_contract!`).
 
+#[cfg(any(test, feature = "testing"))]
+pub mod answers_contract;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 #[cfg(any(test, feature = "testing"))]
@@ -17,10 +20,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pod_domain::{Account, Change, CustomerId, Order, OrderId, OrderState, Timestamp};
 
-use crate::{AccountStore, Clock, CodeGenerator, OneTimeCode, OrderIds, StoreError};
+use crate::{
+    AccountStore, AnsweredRequests, Claim, Clock, CodeGenerator, OneTimeCode, OrderIds,
+    StoreError,
+};
 
 /// An [`AccountStore`] in memory, with the same contract as the SQL one:
 /// a commit applies only at the expected version, all of it or nothing.
+/// It also keeps answered requests ([`AnsweredRequests`]), swept on claim.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<MemoryState>,
@@ -30,6 +37,14 @@ pub struct MemoryStore {
 struct MemoryState {
     accounts: HashMap<CustomerId, Account>,
     orders: HashMap<OrderId, Order>,
+    answers: HashMap<String, AnsweredRequest>,
+}
+
+#[derive(Debug)]
+struct AnsweredRequest {
+    fingerprint: Vec<u8>,
+    answer: Option<String>,
+    keep_until: Timestamp,
 }
 
 impl MemoryStore {
@@ -104,6 +119,47 @@ impl AccountStore for MemoryStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AnsweredRequests for MemoryStore {
+    async fn claim(
+        &self,
+        request_id: &str,
+        fingerprint: &[u8],
+        now: Timestamp,
+        keep_until: Timestamp,
+    ) -> Result<Claim, StoreError> {
+        let mut state = self.state();
+        state.answers.retain(|_, a| a.keep_until > now);
+        if let Some(taken) = state.answers.get(request_id) {
+            return Ok(Claim::Taken {
+                fingerprint: taken.fingerprint.clone(),
+                answer: taken.answer.clone(),
+            });
+        }
+        state.answers.insert(
+            request_id.to_owned(),
+            AnsweredRequest {
+                fingerprint: fingerprint.to_vec(),
+                answer: None,
+                keep_until,
+            },
+        );
+        Ok(Claim::Fresh)
+    }
+
+    async fn record_answer(&self, request_id: &str, answer: &str) -> Result<(), StoreError> {
+        if let Some(claim) = self.state().answers.get_mut(request_id) {
+            claim.answer = Some(answer.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn release(&self, request_id: &str) -> Result<(), StoreError> {
+        self.state().answers.remove(request_id);
         Ok(())
     }
 }
@@ -247,4 +303,14 @@ mod tests {
     }
 
     crate::account_store_contract!(memory);
+
+    mod answers {
+        use super::*;
+
+        async fn memory() -> (Arc<dyn AnsweredRequests>, ()) {
+            (Arc::new(MemoryStore::new()), ())
+        }
+
+        crate::answered_requests_contract!(memory);
+    }
 }
