@@ -9,12 +9,14 @@
 //! account commit is reported to the [`StoreTelemetry`] as a batch of one.
 
 mod accounts;
+mod answers;
 mod error;
 pub(crate) mod events;
 pub(crate) mod migrate;
 mod sessions;
 mod users;
 
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -148,6 +150,9 @@ pub(crate) struct Postgres {
     options: PgConnectOptions,
     limits: Limits,
     telemetry: Telemetry,
+    /// When (Unix milliseconds, in the claims' time) the next claim sweeps
+    /// expired answered requests.
+    next_sweep: AtomicI64,
 }
 
 impl Postgres {
@@ -183,6 +188,7 @@ impl Postgres {
             options,
             limits,
             telemetry: RwLock::new(None),
+            next_sweep: AtomicI64::new(i64::MIN),
         })
     }
 

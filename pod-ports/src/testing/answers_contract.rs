@@ -52,9 +52,7 @@ fn taken(fingerprint: &[u8], answer: Option<&str>) -> Claim {
 
 /// The first claim of an id is fresh; later ones see it in flight, then
 /// with its answer; other ids are unaffected.
-pub async fn a_request_id_is_claimed_once_then_answers_the_same(
-    store: Arc<dyn AnsweredRequests>,
-) {
+pub async fn a_request_id_is_claimed_once_then_answers_the_same(store: Arc<dyn AnsweredRequests>) {
     let claim = |id: &'static str, now| {
         let store = store.clone();
         async move { store.claim(id, FP, now, at(300)).await.unwrap() }
@@ -139,9 +137,7 @@ pub async fn an_expired_claim_counts_as_absent(store: Arc<dyn AnsweredRequests>)
 
 /// Many callers claiming one id at once: exactly one gets it, whatever the
 /// interleaving, and every other sees that claim.
-pub async fn of_concurrent_claims_of_one_id_exactly_one_is_fresh(
-    store: Arc<dyn AnsweredRequests>,
-) {
+pub async fn of_concurrent_claims_of_one_id_exactly_one_is_fresh(store: Arc<dyn AnsweredRequests>) {
     const CALLERS: usize = 16;
     for round in 0..10u64 {
         let barrier = Arc::new(Barrier::new(CALLERS));
@@ -165,7 +161,13 @@ pub async fn of_concurrent_claims_of_one_id_exactly_one_is_fresh(
         for task in tasks {
             match task.await.unwrap() {
                 (fingerprint, Claim::Fresh) => winners.push(fingerprint.to_vec()),
-                (_, Claim::Taken { fingerprint, answer }) => {
+                (
+                    _,
+                    Claim::Taken {
+                        fingerprint,
+                        answer,
+                    },
+                ) => {
                     assert_eq!(answer, None);
                     seen.push(fingerprint);
                 }

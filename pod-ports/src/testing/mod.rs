@@ -21,8 +21,7 @@ use async_trait::async_trait;
 use pod_domain::{Account, Change, CustomerId, Order, OrderId, OrderState, Timestamp};
 
 use crate::{
-    AccountStore, AnsweredRequests, Claim, Clock, CodeGenerator, OneTimeCode, OrderIds,
-    StoreError,
+    AccountStore, AnsweredRequests, Claim, Clock, CodeGenerator, OneTimeCode, OrderIds, StoreError,
 };
 
 /// An [`AccountStore`] in memory, with the same contract as the SQL one:
