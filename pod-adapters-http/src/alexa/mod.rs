@@ -1,6 +1,8 @@
 //! `POST /alexa`: verify the request (pod-alexa parses the envelope once,
-//! from the verified bytes), then let the skill answer it.
+//! from the verified bytes), then let the skill answer it: a request that
+//! can change state only once per request id ([`replay`]).
 
+pub(crate) mod replay;
 mod skill;
 
 use axum::Json;
@@ -32,14 +34,18 @@ pub(crate) async fn handle(
                 .into_response();
         }
     };
-    let envelope = verified.envelope();
+    let envelope = verified.into_envelope();
     let span = info_span!(
         "alexa",
         request_id = envelope.request.request_id().unwrap_or("-"),
         request_type = envelope.request.type_name(),
         intent = envelope.request.intent().map_or("-", |i| i.name.as_str()),
     );
-    let answer = skill::answer(state.service(), state.metrics(), envelope)
+    if replay::changes_state(&envelope.request) {
+        // Never before verification: only a verified request may claim.
+        return replay::answer_once(state, envelope, &body, now, span).await;
+    }
+    let answer = skill::answer(state.service(), state.metrics(), &envelope)
         .instrument(span)
         .await;
     if answer.unsupported {

@@ -18,11 +18,14 @@ const GOODBYE: &str = "Goodbye.";
 const LINK_ACCOUNT: &str = "To order pizza, please link your Pizza on Demand account. \
     I have sent a card to the Alexa app to help you do that.";
 
-/// How the skill answered: the response and, when the request ended in a
-/// refusal or failure a person could cause, a short reason for the metrics.
+/// How the skill answered: the response, whether the request type is one
+/// pod does not handle, and whether the answer is an apology for a failure
+/// of the infrastructure (a store, the identity provider, a code delivery),
+/// which a retry of the same request may get past.
 pub(crate) struct Answer {
     pub(crate) response: ResponseEnvelope,
     pub(crate) unsupported: bool,
+    pub(crate) failed: bool,
 }
 
 impl From<ResponseEnvelope> for Answer {
@@ -30,6 +33,7 @@ impl From<ResponseEnvelope> for Answer {
         Answer {
             response,
             unsupported: false,
+            failed: false,
         }
     }
 }
@@ -46,9 +50,7 @@ pub(crate) async fn answer(
             ResponseEnvelope::empty().into()
         }
         Request::Intent(request) => match &request.intent {
-            Some(intent) => answer_intent(service, metrics, envelope, intent)
-                .await
-                .into(),
+            Some(intent) => answer_intent(service, metrics, envelope, intent).await,
             None => ResponseEnvelope::ask(
                 "Sorry, I didn't understand that. How can I help you?",
                 ORDER_HINT,
@@ -63,6 +65,7 @@ pub(crate) async fn answer(
             Answer {
                 response: ResponseEnvelope::empty(),
                 unsupported: true,
+                failed: false,
             }
         }
     }
@@ -73,7 +76,7 @@ async fn answer_intent(
     metrics: &Metrics,
     envelope: &RequestEnvelope,
     intent: &Intent,
-) -> ResponseEnvelope {
+) -> Answer {
     match &intent.name {
         IntentName::GetMeSomePizza | IntentName::AuthorizePizzaOrder => {
             // Both act for the customer the account is linked to.
@@ -87,20 +90,22 @@ async fn answer_intent(
                 authorize(service, metrics, &customer, intent).await
             }
         }
-        IntentName::Help => ResponseEnvelope::ask(HELP, ORDER_HINT),
+        IntentName::Help => ResponseEnvelope::ask(HELP, ORDER_HINT).into(),
         IntentName::Stop | IntentName::Cancel | IntentName::NavigateHome => {
-            ResponseEnvelope::tell(GOODBYE)
+            ResponseEnvelope::tell(GOODBYE).into()
         }
         IntentName::Fallback => ResponseEnvelope::ask(
             format!("Sorry, Pizza on Demand can't help with that. {ORDER_HINT} Or say help."),
             ORDER_HINT,
-        ),
+        )
+        .into(),
         IntentName::Other(other) => {
             info!(intent = other.as_str(), "unknown intent");
             ResponseEnvelope::ask(
                 format!("Sorry, I don't know how to do that. {ORDER_HINT} Or say help."),
                 ORDER_HINT,
             )
+            .into()
         }
     }
 }
@@ -110,16 +115,20 @@ async fn order(
     metrics: &Metrics,
     customer: &CustomerId,
     intent: &Intent,
-) -> ResponseEnvelope {
+) -> Answer {
     let pizza = match Pizza::from_spoken(intent.slot("Size"), intent.slot("Toppings")) {
         Ok(pizza) => pizza,
         Err(error) => {
             metrics.rejected(pizza_error_reason(&error));
-            return misunderstood_pizza(&error);
+            return misunderstood_pizza(&error).into();
         }
     };
-    match service.place_order_for(customer, pizza).await {
-        Ok(PlaceOutcome::Placed { order, superseded }) => {
+    let outcome = match service.place_order_for(customer, pizza).await {
+        Ok(outcome) => outcome,
+        Err(error) => return unavailable(metrics, &error),
+    };
+    match outcome {
+        PlaceOutcome::Placed { order, superseded } => {
             metrics.code_sent();
             let place = order
                 .awaiting()
@@ -142,23 +151,23 @@ async fn order(
             )
             .with_simple_card("Pizza order received", format!("{}. Code sent to {sent_to}.", capitalized(order.pizza())))
         }
-        Ok(PlaceOutcome::NotLinked) => not_linked(metrics),
-        Ok(PlaceOutcome::Locked) => locked(metrics),
-        Ok(PlaceOutcome::RateLimited) => {
+        PlaceOutcome::NotLinked => not_linked(metrics),
+        PlaceOutcome::Locked => locked(metrics),
+        PlaceOutcome::RateLimited => {
             metrics.rejected("rate_limited");
             ResponseEnvelope::tell(
                 "You have asked for too many codes in the last hour. Please try again later.",
             )
         }
-        Ok(PlaceOutcome::NoContactPoint) => {
+        PlaceOutcome::NoContactPoint => {
             metrics.rejected("no_contact_point");
             ResponseEnvelope::tell(
                 "Your account has no phone number or email address that I can send a code to. \
                  Please add one to your account, then order again.",
             )
         }
-        Err(error) => unavailable(metrics, &error),
     }
+    .into()
 }
 
 async fn authorize(
@@ -166,7 +175,7 @@ async fn authorize(
     metrics: &Metrics,
     customer: &CustomerId,
     intent: &Intent,
-) -> ResponseEnvelope {
+) -> Answer {
     let Some(code) = intent
         .slot("Code")
         .and_then(|spoken| OneTimeCode::parse(spoken).ok())
@@ -178,10 +187,15 @@ async fn authorize(
                 "I didn't catch the code. Please say authorize, followed by the {digits} digits."
             ),
             CODE_HINT,
-        );
+        )
+        .into();
     };
-    match service.confirm_order_for(customer, &code).await {
-        Ok(ConfirmOutcome::Confirmed(order)) => {
+    let outcome = match service.confirm_order_for(customer, &code).await {
+        Ok(outcome) => outcome,
+        Err(error) => return unavailable(metrics, &error),
+    };
+    match outcome {
+        ConfirmOutcome::Confirmed(order) => {
             metrics.confirmed();
             ResponseEnvelope::tell(format!(
                 "Order confirmed. Your {} is on its way.",
@@ -189,10 +203,10 @@ async fn authorize(
             ))
             .with_simple_card("Order confirmed", capitalized(order.pizza()))
         }
-        Ok(ConfirmOutcome::AlreadyConfirmed(_)) => {
+        ConfirmOutcome::AlreadyConfirmed(_) => {
             ResponseEnvelope::tell("That order is already confirmed.")
         }
-        Ok(ConfirmOutcome::WrongCode { attempts_left, .. }) => {
+        ConfirmOutcome::WrongCode { attempts_left, .. } => {
             metrics.rejected("wrong_code");
             let attempts = if attempts_left == 1 {
                 "1 attempt".to_owned()
@@ -204,35 +218,35 @@ async fn authorize(
                 CODE_HINT,
             )
         }
-        Ok(ConfirmOutcome::TooManyAttempts(_)) => {
+        ConfirmOutcome::TooManyAttempts(_) => {
             metrics.rejected("too_many_attempts");
             ResponseEnvelope::tell(
                 "That code is not right, and that was the last attempt, so I cancelled the order. You can place a new one.",
             )
         }
-        Ok(ConfirmOutcome::Expired(_)) => {
+        ConfirmOutcome::Expired(_) => {
             metrics.rejected("expired");
             ResponseEnvelope::tell(
                 "That code has expired, so I cancelled the order. Please order again to get a new code.",
             )
         }
-        Ok(ConfirmOutcome::NoPendingOrder) => {
+        ConfirmOutcome::NoPendingOrder => {
             metrics.rejected("no_pending_order");
             ResponseEnvelope::ask(
                 format!("There is no order waiting for a code. {ORDER_HINT}"),
                 ORDER_HINT,
             )
         }
-        Ok(ConfirmOutcome::Locked) => locked(metrics),
-        Ok(ConfirmOutcome::NotLinked) => not_linked(metrics),
-        Ok(ConfirmOutcome::RateLimited) => {
+        ConfirmOutcome::Locked => locked(metrics),
+        ConfirmOutcome::NotLinked => not_linked(metrics),
+        ConfirmOutcome::RateLimited => {
             metrics.rejected("rate_limited");
             ResponseEnvelope::tell(
                 "Too many codes were tried just now. Please wait a minute and try again.",
             )
         }
-        Err(error) => unavailable(metrics, &error),
     }
+    .into()
 }
 
 /// The customer the request's access token belongs to, or the answer for a
@@ -241,10 +255,10 @@ async fn linked_customer(
     service: &OrderingService,
     metrics: &Metrics,
     envelope: &RequestEnvelope,
-) -> Result<CustomerId, ResponseEnvelope> {
+) -> Result<CustomerId, Answer> {
     match service.customer_for_token(envelope.access_token()).await {
         Ok(Some(customer)) => Ok(customer),
-        Ok(None) => Err(not_linked(metrics)),
+        Ok(None) => Err(not_linked(metrics).into()),
         Err(error) => Err(unavailable(metrics, &error)),
     }
 }
@@ -262,9 +276,11 @@ fn locked(metrics: &Metrics) -> ResponseEnvelope {
     )
 }
 
-fn unavailable(metrics: &Metrics, error: &ServiceError) -> ResponseEnvelope {
+/// The apology for a failure of the infrastructure: an answer marked
+/// `failed`.
+fn unavailable(metrics: &Metrics, error: &ServiceError) -> Answer {
     warn!(%error, "answering with an apology");
-    match error {
+    let response = match error {
         ServiceError::CodeDelivery(_) => {
             metrics.rejected("code_delivery_failed");
             ResponseEnvelope::tell(
@@ -273,11 +289,21 @@ fn unavailable(metrics: &Metrics, error: &ServiceError) -> ResponseEnvelope {
         }
         _ => {
             metrics.rejected("unavailable");
-            ResponseEnvelope::tell(
-                "Sorry, Pizza on Demand is having trouble right now. Please try again in a few minutes.",
-            )
+            trouble()
         }
+    };
+    Answer {
+        response,
+        unsupported: false,
+        failed: true,
     }
+}
+
+/// "Sorry, ... having trouble": the apology for an outage.
+pub(crate) fn trouble() -> ResponseEnvelope {
+    ResponseEnvelope::tell(
+        "Sorry, Pizza on Demand is having trouble right now. Please try again in a few minutes.",
+    )
 }
 
 fn pizza_error_reason(error: &PizzaError) -> &'static str {
