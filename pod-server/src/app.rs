@@ -258,14 +258,18 @@ impl Application {
             serve_metrics,
             ..HttpConfig::default()
         };
+        // The Alexa requests answered are kept in the store, so that a
+        // request replayed to any server sharing the database is answered
+        // once.
         let state = HttpState::new(
             service,
             verifier,
             clock,
-            shared_store,
+            shared_store.clone(),
             metrics.clone(),
             http_config,
         )
+        .with_answered_requests(shared_store)
         .with_web_app(web_app);
         let mut router = pod_adapters_http::router(state);
         if !settings.base_path.is_empty() {

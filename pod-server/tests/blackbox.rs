@@ -35,6 +35,8 @@ fn cluster_tests_skipped() {
 }
 #[path = "blackbox/hardening.rs"]
 mod hardening;
+#[path = "blackbox/replay.rs"]
+mod replay;
 #[path = "blackbox/simulate.rs"]
 mod simulate;
 
