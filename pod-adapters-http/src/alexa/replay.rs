@@ -23,12 +23,18 @@
 //!   for an outage (a store, the identity provider or a code delivery
 //!   failed), the claim is released, so the platform's retry of the same
 //!   request is processed afresh rather than refused for the claim's whole
-//!   life. Nothing a person did is lost that way: an outage commits nothing
-//!   (an undelivered code's order is cancelled, and a retry orders anew).
+//!   life. The retry then does what saying it again would: an order whose
+//!   code could not be delivered was cancelled, so the retry orders anew
+//!   (spending another code of the hour's budget), and a code whose
+//!   comparison could not be committed did not count. (A commit that
+//!   reported a failure but did apply, a connection lost after `COMMIT`,
+//!   would count twice; that is the price of not refusing every retry
+//!   after an outage.)
 //! - **The answer is recorded after it is sent.** The client does not wait
-//!   for that write. Should it be lost (a crash, the store down), the claim
-//!   stays without an answer until it expires: copies of the request get
-//!   409 and still change nothing.
+//!   for that write. Should it be lost (a crash or shutdown in between, the
+//!   store down), the claim stays without an answer until it expires:
+//!   copies of the request get 409 and still change nothing. So does a
+//!   panic in the skill (a bug), which leaves the claim unresolved.
 //! - **How long.** A request is accepted while its timestamp is within the
 //!   verifier's tolerance of the server's clock, at most 150 s either way,
 //!   so a request accepted now can be accepted again for at most 300 s
