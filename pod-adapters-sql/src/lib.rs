@@ -33,6 +33,9 @@
 //!   `COMMIT` fails, every job of the batch fails with
 //!   [`StoreError::Unavailable`]. Batch sizes and durations go to a
 //!   [`StoreTelemetry`] (see [`SqlStore::with_telemetry`]).
+//! - **Lazy writes.** A write nobody waits for (the answer recorded for an
+//!   Alexa request) does not start a batch: it joins the next one, or is
+//!   committed after 20 ms without one, so it costs no fsync of its own.
 //! - **Readers inline.** Reads never go through the writer: a small pool of
 //!   `query_only` connections (two per core, at least two), each behind a
 //!   mutex, runs them on the calling task, with cached prepared statements.

@@ -1,7 +1,8 @@
 //! Answered requests on SQLite's `answered_requests` table. Every
 //! operation is a job of the writer thread, so a claim is durable (in the
 //! batch's fsynced commit) before its caller processes the request, and
-//! the writer, the only one that writes, makes each claim atomic.
+//! the writer, the only one that writes, makes each claim atomic. An
+//! answer is a lazy write: it joins the next batch.
 
 use pod_domain::Timestamp;
 use pod_ports::{Claim, StoreError};
@@ -74,7 +75,11 @@ impl Engine {
         answer: &str,
     ) -> Result<(), StoreError> {
         let (id, answer) = (request_id.to_owned(), answer.to_owned());
-        self.write(move |conn| {
+        // Lazy: the answer rides along with the next write (the next
+        // request's claim, say) instead of costing an fsync of its own.
+        // Nobody waits for it, and losing it in a crash only turns later
+        // copies of the request into 409s.
+        self.write_lazy(move |conn| {
             execute(
                 conn,
                 "UPDATE answered_requests SET answer = ?2 WHERE request_id = ?1",
