@@ -88,6 +88,7 @@ struct Skill {
     /// (customer id, access token) per user.
     users: Vec<(String, String)>,
     next: AtomicUsize,
+    requests: AtomicUsize,
     _dir: tempfile::TempDir,
 }
 
@@ -140,16 +141,18 @@ impl Skill {
             OrderingService::new(ports, policy),
             RequestVerifier::new(verifier_config).expect("verifier"),
             clock,
-            store,
+            store.clone(),
             Metrics::new(),
             HttpConfig::default(),
-        );
+        )
+        .with_answered_requests(store);
         Skill {
             router: pod_adapters_http::router(state),
             keys,
             codes,
             users,
             next: AtomicUsize::new(0),
+            requests: AtomicUsize::new(0),
             _dir: dir,
         }
     }
@@ -163,12 +166,17 @@ impl Skill {
     /// A signed `IntentRequest`, as Alexa would send it now.
     fn request(&self, token: &str, intent: Value) -> axum::http::Request<Body> {
         let user = json!({"userId": "amzn1.ask.account.bench", "accessToken": token});
+        // Each request its own id, as Alexa's: a repeated one is a replay.
+        let request_id = format!(
+            "amzn1.echo-api.request.bench-{}",
+            self.requests.fetch_add(1, Ordering::Relaxed)
+        );
         let body = json!({
             "version": "1.0",
             "session": {"new": true, "sessionId": "amzn1.echo-api.session.bench",
                 "application": {"applicationId": SKILL_ID}, "user": user},
             "context": {"System": {"application": {"applicationId": SKILL_ID}, "user": user}},
-            "request": {"type": "IntentRequest", "requestId": "amzn1.echo-api.request.bench",
+            "request": {"type": "IntentRequest", "requestId": request_id,
                 "timestamp": format_iso8601(SystemClock.now()), "locale": "en-US", "intent": intent}
         });
         let body = serde_json::to_vec(&body).expect("json");

@@ -3,7 +3,9 @@
 //! - `POST /alexa`: the skill endpoint. Every request is verified first
 //!   ([`pod_alexa::verify::RequestVerifier`]: certificate URL, chain,
 //!   `Signature-256`, timestamp, skill id), which yields the typed envelope;
-//!   the skill answers it with speech. Skill events (`AlexaSkillEvent.*`,
+//!   the skill answers it with speech. A request that can change state is
+//!   answered once per request id: a replay gets the first answer again and
+//!   changes nothing ([`HttpState::with_answered_requests`]). Skill events (`AlexaSkillEvent.*`,
 //!   up to an hour old) get an empty answer after pod acted on them (see
 //!   [`HttpState::with_alexa_links`]); a `CanFulfillIntentRequest` gets a
 //!   `canFulfillIntent` answer with no side effect.
@@ -34,7 +36,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pod_ports::{AccountStore, AlexaLinks, Clock, OrderingService, SkillEvents};
+use pod_ports::{AccountStore, AlexaLinks, AnsweredRequests, Clock, OrderingService, SkillEvents};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -55,6 +57,10 @@ pub struct HttpConfig {
     /// Whether `/metrics` is served on this router (default yes; turn it off
     /// when metrics are bound to another address with [`metrics_router`]).
     pub serve_metrics: bool,
+    /// How long a copy of an Alexa request that is still being answered
+    /// (a replay arriving while the original is processed) waits for that
+    /// answer before it is refused with 409 (default 2 s).
+    pub replay_wait: Duration,
 }
 
 impl Default for HttpConfig {
@@ -63,6 +69,7 @@ impl Default for HttpConfig {
             body_limit: 64 * 1024,
             request_timeout: Duration::from_secs(7),
             serve_metrics: true,
+            replay_wait: Duration::from_secs(2),
         }
     }
 }
@@ -74,6 +81,7 @@ pub struct HttpState {
     inner: Arc<Inner>,
     web: Option<Arc<WebApp>>,
     skill_events: Arc<SkillEvents>,
+    answers: Arc<dyn AnsweredRequests>,
 }
 
 struct Inner {
@@ -109,6 +117,7 @@ impl HttpState {
                 config,
             }),
             web: None,
+            answers: Arc::new(alexa::replay::LocalAnswers::default()),
         }
     }
 
@@ -119,6 +128,17 @@ impl HttpState {
     /// access token.
     pub fn with_alexa_links(mut self, links: Arc<dyn AlexaLinks>) -> Self {
         self.skill_events = Arc::new(SkillEvents::new(self.inner.service.clone(), Some(links)));
+        self
+    }
+
+    /// Keeps the Alexa requests answered in `answers`, shared by every
+    /// server on the same store, so that a request replayed to another
+    /// server also gets the first answer and changes nothing. Without it,
+    /// each [`HttpState`] remembers in memory the requests it answered
+    /// (replays to the same server are answered once; replays spread over
+    /// servers are not).
+    pub fn with_answered_requests(mut self, answers: Arc<dyn AnsweredRequests>) -> Self {
+        self.answers = answers;
         self
     }
 
@@ -150,6 +170,14 @@ impl HttpState {
 
     pub(crate) fn request_timeout(&self) -> Duration {
         self.inner.config.request_timeout
+    }
+
+    pub(crate) fn answers(&self) -> &Arc<dyn AnsweredRequests> {
+        &self.answers
+    }
+
+    pub(crate) fn replay_wait(&self) -> Duration {
+        self.inner.config.replay_wait
     }
 }
 

@@ -27,6 +27,11 @@ struct Reason {
     reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
 type HistogramFamily = Family<Route, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -49,6 +54,7 @@ struct Inner {
     confirmations: Counter,
     rejections: Family<Reason, Counter>,
     verification_failures: Family<Reason, Counter>,
+    replays: Family<Outcome, Counter>,
     commit_batch_size: Histogram,
     commit_duration: Histogram,
 }
@@ -99,6 +105,13 @@ impl Metrics {
             "Alexa requests that failed verification, by reason",
             verification_failures.clone(),
         );
+        let replays = Family::<Outcome, Counter>::default();
+        registry.register(
+            "alexa_replays",
+            "Alexa requests whose id was claimed already, by outcome (answered_again, \
+             in_progress, id_reused); none of them changed anything",
+            replays.clone(),
+        );
         // 1, 2, 4, ... 512 account changes in one transaction.
         let commit_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 10));
         registry.register(
@@ -121,6 +134,7 @@ impl Metrics {
                 confirmations,
                 rejections,
                 verification_failures,
+                replays,
                 commit_batch_size,
                 commit_duration,
             }),
@@ -164,6 +178,10 @@ impl Metrics {
             .rejections
             .get_or_create(&Reason { reason })
             .inc();
+    }
+
+    pub(crate) fn replayed(&self, outcome: &'static str) {
+        self.inner.replays.get_or_create(&Outcome { outcome }).inc();
     }
 
     pub(crate) fn verification_failed(&self, reason: &'static str) {

@@ -5,13 +5,19 @@
 //! [`SqlStore`] implements the storage ports of `pod-ports`:
 //! [`AccountStore`] (accounts with their pending order, code digests, send
 //! logs and lock, changed by version-checked commits), [`UserStore`] (the
-//! embedded identity's users) and [`SessionStore`] (the web app's sessions,
-//! keyed by a hash of the id) and [`AlexaLinks`] (which customer an Alexa
-//! user linked, from skill events). It is one type for both backends:
+//! embedded identity's users), [`SessionStore`] (the web app's sessions,
+//! keyed by a hash of the id), [`AlexaLinks`] (which customer an Alexa
+//! user linked, from skill events) and [`AnsweredRequests`] (the Alexa requests
+//! claimed and answered, so that a replay changes nothing: a claim is an
+//! `INSERT … ON CONFLICT` on the request id, a job of the writer on SQLite
+//! and one autocommitted statement on PostgreSQL, shared by every server;
+//! expired claims are swept by later claims, on PostgreSQL at most every
+//! 10 s per server). It is one type for both backends:
 //! [`SqlStore::open_sqlite`] and `sqlite:` URLs open SQLite,
 //! `postgres://` and `postgresql://` URLs connect to PostgreSQL (see
 //! [`SqlStore::connect`]). Both pass the same contract suite
-//! (`pod_ports::account_store_contract!`).
+//! (`pod_ports::account_store_contract!` and
+//! `pod_ports::answered_requests_contract!`).
 //!
 //! # The SQLite engine
 //!
@@ -28,6 +34,9 @@
 //!   `COMMIT` fails, every job of the batch fails with
 //!   [`StoreError::Unavailable`]. Batch sizes and durations go to a
 //!   [`StoreTelemetry`] (see [`SqlStore::with_telemetry`]).
+//! - **Lazy writes.** A write nobody waits for (the answer recorded for an
+//!   Alexa request) does not start a batch: it joins the next one, or is
+//!   committed after 20 ms without one, so it costs no fsync of its own.
 //! - **Readers inline.** Reads never go through the writer: a small pool of
 //!   `query_only` connections (two per core, at least two), each behind a
 //!   mutex, runs them on the calling task, with cached prepared statements.
@@ -118,8 +127,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use pod_domain::{Account, Change, CustomerId, Order, OrderId, Timestamp};
 use pod_ports::{
-    AccountStore, AlexaLinks, AlexaUserId, LocalUser, OrderEvents, Session, SessionId,
-    SessionStore, StoreError, StoreTelemetry, UserStore,
+    AccountStore, AlexaLinks, AlexaUserId, AnsweredRequests, Claim, LocalUser, OrderEvents,
+    Session, SessionId, SessionStore, StoreError, StoreTelemetry, UserStore,
 };
 
 use crate::postgres::Postgres;
@@ -404,6 +413,36 @@ impl AccountStore for SqlStore {
         match &self.backend {
             Backend::Sqlite(engine) => engine.ready().await,
             Backend::Postgres(db) => db.ping().await,
+        }
+    }
+}
+
+#[async_trait]
+impl AnsweredRequests for SqlStore {
+    async fn claim(
+        &self,
+        request_id: &str,
+        fingerprint: &[u8],
+        now: Timestamp,
+        keep_until: Timestamp,
+    ) -> Result<Claim, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.claim(request_id, fingerprint, now, keep_until).await,
+            Backend::Postgres(db) => db.claim(request_id, fingerprint, now, keep_until).await,
+        }
+    }
+
+    async fn record_answer(&self, request_id: &str, answer: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.record_answer(request_id, answer).await,
+            Backend::Postgres(db) => db.record_answer(request_id, answer).await,
+        }
+    }
+
+    async fn release(&self, request_id: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.release(request_id).await,
+            Backend::Postgres(db) => db.release(request_id).await,
         }
     }
 }

@@ -183,6 +183,19 @@ async fn make_store() -> (Arc<dyn AccountStore>, TempDir) {
 
 pod_ports::account_store_contract!(make_store);
 
+mod answers {
+    use super::*;
+    use pod_ports::AnsweredRequests;
+
+    async fn make_store() -> (Arc<dyn AnsweredRequests>, TempDir) {
+        let dir = TempDir::new().unwrap();
+        let store = open(&dir).await;
+        (Arc::new(store), dir)
+    }
+
+    pod_ports::answered_requests_contract!(make_store);
+}
+
 mod in_memory {
     use super::*;
 
@@ -203,6 +216,20 @@ mod in_memory {
     }
 
     pod_ports::alexa_links_contract!(make_links);
+
+    mod answers {
+        use super::*;
+        use pod_ports::AnsweredRequests;
+
+        async fn make_store() -> (Arc<dyn AnsweredRequests>, ()) {
+            (
+                Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap()),
+                (),
+            )
+        }
+
+        pod_ports::answered_requests_contract!(make_store);
+    }
 }
 
 mod links {
@@ -262,10 +289,17 @@ async fn open_creates_the_file_in_wal_mode_and_migrates() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert_eq!(
         tables(&conn),
-        ["accounts", "alexa_links", "orders", "sessions", "users"]
+        [
+            "accounts",
+            "alexa_links",
+            "answered_requests",
+            "orders",
+            "sessions",
+            "users"
+        ]
     );
 }
 

@@ -8,8 +8,9 @@
 //! ([`OneTimeCodes`]), keeping accounts and orders ([`AccountStore`]), telling watchers
 //! ([`OrderEvents`]), the time and ids ([`Clock`], [`OrderIds`]), the web
 //! app's sessions ([`SessionStore`]), its OpenID Connect login
-//! ([`WebLogin`]), and which customer an Alexa user is linked to
-//! ([`AlexaLinks`]). Adapters in other crates implement them; `pod-server`
+//! ([`WebLogin`]), which customer an Alexa user is linked to
+//! ([`AlexaLinks`]), and the requests answered already ([`AnsweredRequests`],
+//! so a replayed request changes nothing). Adapters in other crates implement them; `pod-server`
 //! wires them together. The [`SignInService`] signs people in to the web app
 //! with the same code limits as voice ordering.
 //!
@@ -21,6 +22,7 @@
 
 #![deny(clippy::disallowed_methods)]
 
+mod answers;
 mod codes;
 mod identity;
 mod links;
@@ -31,6 +33,7 @@ mod store;
 mod system;
 pub mod testing;
 
+pub use answers::{AnsweredRequests, Claim};
 pub use codes::{
     CodeError, CodeGenerator, CodePurpose, InvalidCode, NewCode, OneTimeCode, OneTimeCodes,
 };
@@ -47,6 +50,8 @@ pub use sign_in::{
 pub use store::{AccountStore, LocalUser, StoreError, UserStore};
 pub use system::{Clock, OrderEvents, OrderIds, StoreTelemetry, SystemClock};
 
+#[cfg(any(test, feature = "mock"))]
+pub use answers::MockAnsweredRequests;
 #[cfg(any(test, feature = "mock"))]
 pub use codes::{MockCodeGenerator, MockOneTimeCodes};
 #[cfg(any(test, feature = "mock"))]

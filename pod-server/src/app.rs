@@ -277,6 +277,9 @@ impl Application {
             serve_metrics,
             ..HttpConfig::default()
         };
+        // The Alexa requests answered are kept in the store, so that a
+        // request replayed to any server sharing the database is answered
+        // once.
         let state = HttpState::new(
             service,
             verifier,
@@ -285,7 +288,8 @@ impl Application {
             metrics.clone(),
             http_config,
         )
-        .with_alexa_links(shared_store)
+        .with_alexa_links(shared_store.clone())
+        .with_answered_requests(shared_store)
         .with_web_app(web_app);
         let mut router = pod_adapters_http::router(state);
         if !settings.base_path.is_empty() {

@@ -1,5 +1,6 @@
 //! `POST /alexa`: verify the request (pod-alexa parses the envelope once,
-//! from the verified bytes), then let the skill answer it.
+//! from the verified bytes), then let the skill answer it: a request that
+//! can change state only once per request id ([`replay`]).
 //!
 //! The skill works on a task of its own and the handler waits for it only
 //! until [`answer_deadline`]: when a peer (Auth0, the database, SMTP) is
@@ -12,6 +13,7 @@
 mod can_fulfill;
 mod cancel;
 mod events;
+pub(crate) mod replay;
 mod skill;
 mod texts;
 
@@ -84,14 +86,19 @@ pub(crate) async fn handle(
         }
         _ => {}
     }
+    let deadline = started + answer_deadline(state.request_timeout());
+    if replay::changes_state(&envelope.request) {
+        // Never before verification: only a verified request may claim.
+        let envelope = envelope.clone();
+        return replay::answer_once(state, envelope, texts, &body, now, deadline, span).await;
+    }
     let envelope = envelope.clone();
     let worker = state.clone();
     let work = tokio::spawn(
         async move { skill::answer(worker.service(), worker.metrics(), texts, &envelope).await }
             .instrument(span),
     );
-    let deadline = answer_deadline(state.request_timeout());
-    let answer = match tokio::time::timeout_at(started + deadline, work).await {
+    let answer = match tokio::time::timeout_at(deadline, work).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(joined)) => {
             // A panic in the skill (a bug): still an answer, not a 500.
@@ -99,14 +106,7 @@ pub(crate) async fn handle(
             state.metrics().rejected("unavailable");
             skill::Answer::from(ResponseEnvelope::tell(texts.unavailable))
         }
-        Err(_) => {
-            warn!(
-                deadline_ms = deadline.as_millis() as u64,
-                "the skill did not answer in time; answering with an apology"
-            );
-            state.metrics().rejected("too_slow");
-            skill::Answer::from(ResponseEnvelope::tell(texts.too_slow))
-        }
+        Err(_) => too_slow(&state, texts).into(),
     };
     if answer.unsupported {
         return (
@@ -119,6 +119,14 @@ pub(crate) async fn handle(
             .into_response();
     }
     Json(answer.response).into_response()
+}
+
+/// The apology when the skill's answer is not ready by the deadline; its
+/// task goes on to its end.
+fn too_slow(state: &HttpState, texts: &texts::Texts) -> ResponseEnvelope {
+    warn!("the skill did not answer in time; answering with an apology");
+    state.metrics().rejected("too_slow");
+    ResponseEnvelope::tell(texts.too_slow)
 }
 
 /// How long the skill may work on one request: a second less than the

@@ -10,11 +10,14 @@ use tracing::{info, warn};
 use super::texts::Texts;
 use crate::metrics::Metrics;
 
-/// How the skill answered: the response and, when the request ended in a
-/// refusal or failure a person could cause, a short reason for the metrics.
+/// How the skill answered: the response, whether the request type is one
+/// pod does not handle, and whether the answer is an apology for a failure
+/// of the infrastructure (a store, the identity provider, a code delivery),
+/// which a retry of the same request may get past.
 pub(crate) struct Answer {
     pub(crate) response: ResponseEnvelope,
     pub(crate) unsupported: bool,
+    pub(crate) failed: bool,
 }
 
 impl From<ResponseEnvelope> for Answer {
@@ -22,6 +25,7 @@ impl From<ResponseEnvelope> for Answer {
         Answer {
             response,
             unsupported: false,
+            failed: false,
         }
     }
 }
@@ -42,9 +46,7 @@ pub(crate) async fn answer(
         | Request::SkillEvent(_)
         | Request::CanFulfillIntent(_) => ResponseEnvelope::empty().into(),
         Request::Intent(request) => match &request.intent {
-            Some(intent) => answer_intent(service, metrics, texts, envelope, intent)
-                .await
-                .into(),
+            Some(intent) => answer_intent(service, metrics, texts, envelope, intent).await,
             None => ResponseEnvelope::ask(texts.not_understood, texts.order_hint).into(),
         },
         Request::Unsupported(other) => {
@@ -55,6 +57,7 @@ pub(crate) async fn answer(
             Answer {
                 response: ResponseEnvelope::empty(),
                 unsupported: true,
+                failed: false,
             }
         }
     }
@@ -66,7 +69,7 @@ async fn answer_intent(
     texts: &Texts,
     envelope: &RequestEnvelope,
     intent: &Intent,
-) -> ResponseEnvelope {
+) -> Answer {
     match &intent.name {
         IntentName::GetMeSomePizza | IntentName::AuthorizePizzaOrder => {
             // Both act for the customer the account is linked to.
@@ -80,13 +83,15 @@ async fn answer_intent(
                 authorize(service, metrics, texts, &customer, intent).await
             }
         }
-        IntentName::Help => ResponseEnvelope::ask(texts.help, texts.order_hint),
-        IntentName::Cancel => super::cancel::answer(service, metrics, texts, envelope).await,
-        IntentName::Stop | IntentName::NavigateHome => ResponseEnvelope::tell(texts.goodbye),
-        IntentName::Fallback => ResponseEnvelope::ask(texts.fallback, texts.order_hint),
+        IntentName::Help => ResponseEnvelope::ask(texts.help, texts.order_hint).into(),
+        IntentName::Cancel => super::cancel::answer(service, metrics, texts, envelope)
+            .await
+            .into(),
+        IntentName::Stop | IntentName::NavigateHome => ResponseEnvelope::tell(texts.goodbye).into(),
+        IntentName::Fallback => ResponseEnvelope::ask(texts.fallback, texts.order_hint).into(),
         IntentName::Other(other) => {
             info!(intent = other.as_str(), "unknown intent");
-            ResponseEnvelope::ask(texts.unknown_intent, texts.order_hint)
+            ResponseEnvelope::ask(texts.unknown_intent, texts.order_hint).into()
         }
     }
 }
@@ -97,16 +102,21 @@ async fn order(
     texts: &Texts,
     customer: &CustomerId,
     intent: &Intent,
-) -> ResponseEnvelope {
+) -> Answer {
     let pizza = match Pizza::from_spoken(intent.slot("Size"), intent.slot("Toppings")) {
         Ok(pizza) => pizza,
         Err(error) => {
             metrics.rejected(pizza_error_reason(&error));
-            return ResponseEnvelope::ask((texts.misunderstood_pizza)(&error), texts.order_hint);
+            return ResponseEnvelope::ask((texts.misunderstood_pizza)(&error), texts.order_hint)
+                .into();
         }
     };
-    match service.place_order_for(customer, pizza).await {
-        Ok(PlaceOutcome::Placed { order, superseded }) => {
+    let outcome = match service.place_order_for(customer, pizza).await {
+        Ok(outcome) => outcome,
+        Err(error) => return failed(metrics, texts, &error),
+    };
+    match outcome {
+        PlaceOutcome::Placed { order, superseded } => {
             metrics.code_sent();
             let channel = order.awaiting().map_or(Channel::Email, |w| w.channel());
             let sent_to = order
@@ -122,18 +132,18 @@ async fn order(
                 (texts.order_card)(order.pizza(), &sent_to),
             )
         }
-        Ok(PlaceOutcome::NotLinked) => not_linked(metrics, texts),
-        Ok(PlaceOutcome::Locked) => locked(metrics, texts),
-        Ok(PlaceOutcome::RateLimited) => {
+        PlaceOutcome::NotLinked => not_linked(metrics, texts),
+        PlaceOutcome::Locked => locked(metrics, texts),
+        PlaceOutcome::RateLimited => {
             metrics.rejected("rate_limited");
             ResponseEnvelope::tell(texts.order_rate_limited)
         }
-        Ok(PlaceOutcome::NoContactPoint) => {
+        PlaceOutcome::NoContactPoint => {
             metrics.rejected("no_contact_point");
             ResponseEnvelope::tell(texts.no_contact_point)
         }
-        Err(error) => unavailable(metrics, texts, &error),
     }
+    .into()
 }
 
 async fn authorize(
@@ -142,48 +152,52 @@ async fn authorize(
     texts: &Texts,
     customer: &CustomerId,
     intent: &Intent,
-) -> ResponseEnvelope {
+) -> Answer {
     let Some(code) = intent
         .slot("Code")
         .and_then(|spoken| OneTimeCode::parse(spoken).ok())
     else {
         metrics.rejected("code_not_understood");
         let digits = service.policy().code_digits();
-        return ResponseEnvelope::ask((texts.code_not_caught)(digits), texts.code_hint);
+        return ResponseEnvelope::ask((texts.code_not_caught)(digits), texts.code_hint).into();
     };
-    match service.confirm_order_for(customer, &code).await {
-        Ok(ConfirmOutcome::Confirmed(order)) => {
+    let outcome = match service.confirm_order_for(customer, &code).await {
+        Ok(outcome) => outcome,
+        Err(error) => return failed(metrics, texts, &error),
+    };
+    match outcome {
+        ConfirmOutcome::Confirmed(order) => {
             metrics.confirmed();
             ResponseEnvelope::tell((texts.confirmed)(order.pizza())).with_simple_card(
                 texts.confirmed_card_title,
                 (texts.confirmed_card)(order.pizza()),
             )
         }
-        Ok(ConfirmOutcome::AlreadyConfirmed(_)) => ResponseEnvelope::tell(texts.already_confirmed),
-        Ok(ConfirmOutcome::WrongCode { attempts_left, .. }) => {
+        ConfirmOutcome::AlreadyConfirmed(_) => ResponseEnvelope::tell(texts.already_confirmed),
+        ConfirmOutcome::WrongCode { attempts_left, .. } => {
             metrics.rejected("wrong_code");
             ResponseEnvelope::ask((texts.wrong_code)(attempts_left), texts.code_hint)
         }
-        Ok(ConfirmOutcome::TooManyAttempts(_)) => {
+        ConfirmOutcome::TooManyAttempts(_) => {
             metrics.rejected("too_many_attempts");
             ResponseEnvelope::tell(texts.too_many_attempts)
         }
-        Ok(ConfirmOutcome::Expired(_)) => {
+        ConfirmOutcome::Expired(_) => {
             metrics.rejected("expired");
             ResponseEnvelope::tell(texts.expired)
         }
-        Ok(ConfirmOutcome::NoPendingOrder) => {
+        ConfirmOutcome::NoPendingOrder => {
             metrics.rejected("no_pending_order");
             ResponseEnvelope::ask(texts.no_pending_order, texts.order_hint)
         }
-        Ok(ConfirmOutcome::Locked) => locked(metrics, texts),
-        Ok(ConfirmOutcome::NotLinked) => not_linked(metrics, texts),
-        Ok(ConfirmOutcome::RateLimited) => {
+        ConfirmOutcome::Locked => locked(metrics, texts),
+        ConfirmOutcome::NotLinked => not_linked(metrics, texts),
+        ConfirmOutcome::RateLimited => {
             metrics.rejected("rate_limited");
             ResponseEnvelope::tell(texts.confirm_rate_limited)
         }
-        Err(error) => unavailable(metrics, texts, &error),
     }
+    .into()
 }
 
 /// The customer the request's access token belongs to, or the answer for a
@@ -193,11 +207,11 @@ async fn linked_customer(
     metrics: &Metrics,
     texts: &Texts,
     envelope: &RequestEnvelope,
-) -> Result<CustomerId, ResponseEnvelope> {
+) -> Result<CustomerId, Answer> {
     match service.customer_for_token(envelope.access_token()).await {
         Ok(Some(customer)) => Ok(customer),
-        Ok(None) => Err(not_linked(metrics, texts)),
-        Err(error) => Err(unavailable(metrics, texts, &error)),
+        Ok(None) => Err(not_linked(metrics, texts).into()),
+        Err(error) => Err(failed(metrics, texts, &error)),
     }
 }
 
@@ -226,6 +240,16 @@ pub(super) fn unavailable(
             metrics.rejected("unavailable");
             ResponseEnvelope::tell(texts.unavailable)
         }
+    }
+}
+
+/// The apology for a failure of the infrastructure, marked `failed` (a
+/// retry of the same request may get past it).
+fn failed(metrics: &Metrics, texts: &Texts, error: &ServiceError) -> Answer {
+    Answer {
+        response: unavailable(metrics, texts, error),
+        unsupported: false,
+        failed: true,
     }
 }
 

@@ -9,6 +9,7 @@
 //! development keys.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -26,9 +27,9 @@ use pod_alexa::verify::{
 };
 use pod_domain::{ConfirmationPolicy, ContactPoints, CustomerId, Timestamp};
 use pod_ports::{
-    AccessTokens, AccountStore, Clock, CodeError, CustomerDirectory, MockAccessTokens,
-    MockAccountStore, MockCustomerDirectory, MockOneTimeCodes, NewCode, OneTimeCodes,
-    OrderingService, Ports, StoreError, TokenError,
+    AccessTokens, AccountStore, AnsweredRequests, Clock, CodeError, CustomerDirectory,
+    MockAccessTokens, MockAccountStore, MockCustomerDirectory, MockOneTimeCodes, NewCode,
+    OneTimeCodes, OrderingService, Ports, StoreError, TokenError,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -38,6 +39,7 @@ mod app;
 mod can_fulfill;
 mod cancel;
 mod faults;
+mod replay;
 mod skill_events;
 mod support;
 
@@ -51,6 +53,9 @@ const SKILL: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 
 // ------------------------------------------------------------- harness
 
+/// Puts a wrapper around the code port.
+type WrapCodes = Box<dyn FnOnce(Arc<dyn OneTimeCodes>) -> Arc<dyn OneTimeCodes>>;
+
 /// Ports to put in place of the real ones.
 #[derive(Default)]
 struct Overrides {
@@ -60,6 +65,12 @@ struct Overrides {
     store: Option<Arc<dyn AccountStore>>,
     verify: Option<VerifyMode>,
     skill_ids: Vec<String>,
+    /// Wraps the code port (the real one, or `codes`).
+    wrap_codes: Option<WrapCodes>,
+    /// Where answered requests are kept (default: the in-memory SQLite store).
+    answers: Option<Arc<dyn AnsweredRequests>>,
+    /// How long a copy of a request in flight waits for its answer.
+    replay_wait: Option<Duration>,
 }
 
 /// A router over the embedded adapters with two users: `demo` (email
@@ -110,6 +121,10 @@ impl Env {
             Some(store) => store,
             None => store.clone(),
         };
+        let mut codes: Arc<dyn OneTimeCodes> = overrides.codes.unwrap_or_else(|| Arc::new(codes));
+        if let Some(wrap) = overrides.wrap_codes {
+            codes = wrap(codes);
+        }
         let ports = Ports {
             tokens: match overrides.tokens {
                 Some(tokens) => tokens,
@@ -118,7 +133,7 @@ impl Env {
             directory: overrides
                 .directory
                 .unwrap_or_else(|| Arc::new(LocalDirectory::new(store.clone()))),
-            codes: overrides.codes.unwrap_or_else(|| Arc::new(codes)),
+            codes,
             store: order_store.clone(),
             events: Arc::new(LiveEvents::default()),
             clock: clock.clone(),
@@ -126,15 +141,20 @@ impl Env {
         };
         let mut config = VerifierConfig::new(overrides.verify.unwrap_or(VerifyMode::Off));
         config.skill_ids = overrides.skill_ids;
+        let mut http_config = HttpConfig::default();
+        if let Some(wait) = overrides.replay_wait {
+            http_config.replay_wait = wait;
+        }
         let state = HttpState::new(
             OrderingService::new(ports, policy),
             RequestVerifier::new(config).unwrap(),
             clock.clone(),
             order_store,
             Metrics::new(),
-            HttpConfig::default(),
+            http_config,
         )
-        .with_alexa_links(store.clone());
+        .with_alexa_links(store.clone())
+        .with_answered_requests(overrides.answers.unwrap_or_else(|| store.clone()));
         Env {
             router: pod_adapters_http::router(state),
             clock,
@@ -263,10 +283,13 @@ fn check_response(answer: &Value) {
     }
 }
 
-/// An Alexa request envelope at `at` carrying `token`.
+/// An Alexa request envelope at `at` carrying `token`, with a request id of
+/// its own (a request id seen before would be answered as a replay).
 fn envelope(at: Timestamp, token: Option<&str>, mut request: Value) -> Value {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     request["timestamp"] = json!(format_iso8601(at));
-    request["requestId"] = json!("amzn1.echo-api.request.test");
+    request["requestId"] = json!(format!("amzn1.echo-api.request.test-{id}"));
     request["locale"] = json!("en-US");
     let mut user = json!({"userId": "amzn1.ask.account.test"});
     if let Some(token) = token {
@@ -1167,7 +1190,10 @@ fn alexa_envelopes(token: String, now: String) -> impl Strategy<Value = Value> {
         prop::bool::weighted(0.9),
     )
         .prop_map(|(kind, name, slots, token, timestamp, with_intent)| {
-            let mut request = json!({"type": kind, "timestamp": timestamp, "requestId": "r"});
+            // Each its own request id: a repeated one is a replay.
+            static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+            let id = format!("r{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
+            let mut request = json!({"type": kind, "timestamp": timestamp, "requestId": id});
             if with_intent {
                 request["intent"] = json!({"name": name, "slots": slots});
             }

@@ -43,6 +43,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("../../migrations/postgres/0002_alexa_links.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../../migrations/postgres/0003_answered_requests.sql"),
+    },
 ];
 
 /// The schema version this build of pod writes.

@@ -9,6 +9,7 @@
 //! account commit is reported to the [`StoreTelemetry`] as a batch of one.
 
 mod accounts;
+mod answers;
 mod error;
 pub(crate) mod events;
 mod links;
@@ -16,6 +17,7 @@ pub(crate) mod migrate;
 mod sessions;
 mod users;
 
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -149,6 +151,9 @@ pub(crate) struct Postgres {
     options: PgConnectOptions,
     limits: Limits,
     telemetry: Telemetry,
+    /// When (Unix milliseconds, in the claims' time) the next claim sweeps
+    /// expired answered requests.
+    next_sweep: AtomicI64,
 }
 
 impl Postgres {
@@ -184,6 +189,7 @@ impl Postgres {
             options,
             limits,
             telemetry: RwLock::new(None),
+            next_sweep: AtomicI64::new(i64::MIN),
         })
     }
 

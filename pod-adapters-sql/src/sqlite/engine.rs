@@ -22,6 +22,10 @@
 //! writable and able to grow by a page), so readiness comes back when the
 //! database does, with no traffic needed.
 //!
+//! A lazy write ([`Engine::write_lazy`]) does not start a batch: it joins
+//! the next one, or, when no other write comes within [`LAZY_WAIT`], is
+//! committed with the other lazy ones; it costs no fsync of its own.
+//!
 //! Reads never wait for the writer: each takes a free reader connection
 //! (a `std::sync::Mutex` each, `query_only`) and runs on the calling task.
 //! In WAL mode a reader sees the last committed state while a write
@@ -55,6 +59,9 @@ pub(crate) const PROBE_WAIT: Duration = Duration::from_secs(1);
 
 /// The most jobs one transaction holds.
 pub(crate) const MAX_BATCH: usize = 256;
+
+/// How long a lazy write waits for another write to share its batch.
+pub(crate) const LAZY_WAIT: Duration = Duration::from_millis(20);
 
 /// Prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 64;
@@ -150,6 +157,9 @@ enum Message {
     /// the connection with it).
     #[cfg(test)]
     Raw(Box<dyn FnOnce(&Connection) + Send>),
+    /// A write that need not start a batch of its own: it rides along with
+    /// the next write, or is committed after [`LAZY_WAIT`] without one.
+    Lazy(Box<dyn WriteJob>),
     /// Finish the batch under way, close the connection, then answer.
     Close(oneshot::Sender<()>),
 }
@@ -220,6 +230,27 @@ impl Engine {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
+        self.submit(work, false).await
+    }
+
+    /// Like [`Engine::write`] (answered after the `COMMIT`), but the write
+    /// does not start a batch, and so costs no fsync of its own: it joins
+    /// the batch of the next write sent, or, when none comes within
+    /// [`LAZY_WAIT`], is committed with the other lazy ones. For writes
+    /// nobody waits for.
+    pub(crate) async fn write_lazy<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit(work, true).await
+    }
+
+    async fn submit<T, F>(&self, work: F, lazy: bool) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
         if self.is_closed() {
             return Err(closed());
         }
@@ -229,9 +260,13 @@ impl Engine {
             result: None,
             reply,
         };
-        self.jobs
-            .send(Message::Write(Box::new(job)))
-            .map_err(|_| closed())?;
+        let job: Box<dyn WriteJob> = Box::new(job);
+        let message = if lazy {
+            Message::Lazy(job)
+        } else {
+            Message::Write(job)
+        };
+        self.jobs.send(message).map_err(|_| closed())?;
         answer.await.unwrap_or_else(|_| Err(closed()))
     }
 
@@ -427,6 +462,54 @@ fn enable_wal(conn: &Connection) -> Result<(), StoreError> {
     }
 }
 
+/// The writes of the next batch, as they are taken from the channel.
+#[derive(Default)]
+struct NextBatch {
+    batch: Vec<Box<dyn WriteJob>>,
+    close: Option<oneshot::Sender<()>>,
+    /// Set while the batch holds only lazy writes: until when they wait for
+    /// another write.
+    lazy_until: Option<Instant>,
+    /// Work on the connection that ends the batch and runs after it.
+    #[cfg(test)]
+    raw: Option<Box<dyn FnOnce(&Connection) + Send>>,
+}
+
+impl NextBatch {
+    /// Whether a message ended the batch (nothing more joins it).
+    fn ended(&self) -> bool {
+        #[cfg(test)]
+        if self.raw.is_some() {
+            return true;
+        }
+        self.close.is_some()
+    }
+
+    fn take(&mut self, message: Message) {
+        match message {
+            Message::Write(job) => {
+                self.batch.push(job);
+                self.lazy_until = None;
+            }
+            Message::Lazy(job) => {
+                if self.batch.is_empty() {
+                    self.lazy_until = Some(Instant::now() + LAZY_WAIT);
+                }
+                self.batch.push(job);
+            }
+            Message::Close(done) => {
+                self.close = Some(done);
+                self.lazy_until = None;
+            }
+            #[cfg(test)]
+            Message::Raw(work) => {
+                self.raw = Some(work);
+                self.lazy_until = None;
+            }
+        }
+    }
+}
+
 /// The writer thread's loop: one batch per turn until the store is closed
 /// or dropped.
 fn run_writer(
@@ -440,32 +523,35 @@ fn run_writer(
         let Ok(first) = inbox.recv() else {
             return; // every handle to the store is gone
         };
-        let mut batch: Vec<Box<dyn WriteJob>> = Vec::new();
-        // A message that ends the batch: run after it.
-        let mut after = None;
-        match first {
-            Message::Write(job) => batch.push(job),
-            other => after = Some(other),
+        let mut next = NextBatch::default();
+        next.take(first);
+        // While the batch holds only lazy writes, wait (until the first
+        // one's deadline) for a write that starts it.
+        while let Some(until) = next.lazy_until {
+            if next.batch.len() >= MAX_BATCH {
+                break;
+            }
+            match inbox.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(message) => next.take(message),
+                Err(_) => next.lazy_until = None,
+            }
         }
-        while after.is_none() && batch.len() < MAX_BATCH {
+        while !next.ended() && next.batch.len() < MAX_BATCH {
             match inbox.try_recv() {
-                Ok(Message::Write(job)) => batch.push(job),
-                Ok(other) => after = Some(other),
+                Ok(message) => next.take(message),
                 Err(_) => break,
             }
         }
+        let batch = next.batch;
+        close = next.close;
         if !batch.is_empty() {
             run_batch(slot, batch, telemetry, writes_failing);
         }
-        match after {
-            Some(Message::Close(done)) => close = Some(done),
-            #[cfg(test)]
-            Some(Message::Raw(work)) => {
-                if let Some(conn) = lock(slot).as_ref() {
-                    work(conn);
-                }
+        #[cfg(test)]
+        if let Some(work) = next.raw {
+            if let Some(conn) = lock(slot).as_ref() {
+                work(conn);
             }
-            Some(Message::Write(_)) | None => {}
         }
     }
     lock(slot).take();

@@ -41,6 +41,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: include_str!("../../migrations/0004_alexa_links.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("../../migrations/0005_answered_requests.sql"),
+    },
 ];
 
 /// The schema version this build of pod writes.

@@ -3,6 +3,7 @@
 //! (see [`migrate`]), and `sqlite:` URLs.
 
 mod accounts;
+mod answers;
 pub(crate) mod engine;
 mod error;
 #[cfg(test)]

@@ -178,6 +178,18 @@ mod links {
     pod_ports::alexa_links_contract!(make_links);
 }
 
+mod answers {
+    use super::*;
+    use pod_ports::AnsweredRequests;
+
+    async fn make_store() -> (Arc<dyn AnsweredRequests>, TestDb) {
+        let (db, store) = store().await;
+        (Arc::new(store), db)
+    }
+
+    pod_ports::answered_requests_contract!(make_store);
+}
+
 // ---------------------------------------------------------------- connecting
 
 #[tokio::test]
@@ -194,13 +206,14 @@ async fn connect_migrates_an_empty_database_once() {
         [
             "accounts",
             "alexa_links",
+            "answered_requests",
             "orders",
             "pod_schema_migrations",
             "sessions",
             "users"
         ]
     );
-    assert_eq!(schema_versions(&mut raw).await, [1, 2]);
+    assert_eq!(schema_versions(&mut raw).await, [1, 2, 3]);
     // Digests and session ids are BYTEA; keys sort bytewise.
     assert_eq!(
         strings(
@@ -237,7 +250,7 @@ async fn connect_migrates_an_empty_database_once() {
     store.close().await;
     let again = db.store().await;
     assert_eq!(again.load_account(&who).await.unwrap(), account);
-    assert_eq!(schema_versions(&mut raw).await, [1, 2]);
+    assert_eq!(schema_versions(&mut raw).await, [1, 2, 3]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -279,7 +292,7 @@ async fn servers_starting_together_on_an_empty_database_all_come_up() {
             );
         }
     }
-    assert_eq!(schema_versions(&mut db.raw().await).await, [1, 2]);
+    assert_eq!(schema_versions(&mut db.raw().await).await, [1, 2, 3]);
 }
 
 #[tokio::test]

@@ -154,10 +154,17 @@ fn concurrent_openers_of_a_new_file_all_succeed() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 4, "round {round}");
+        assert_eq!(version, 5, "round {round}");
         assert_eq!(
             tables(&conn),
-            ["accounts", "alexa_links", "orders", "sessions", "users"]
+            [
+                "accounts",
+                "alexa_links",
+                "answered_requests",
+                "orders",
+                "sessions",
+                "users"
+            ]
         );
         assert_eq!(integrity(&path), "ok");
         runtime.block_on(async {
@@ -283,13 +290,20 @@ async fn an_old_sqlx_database_is_migrated_with_its_data() {
         let conn = raw(&path);
         assert_eq!(
             tables(&conn),
-            ["accounts", "alexa_links", "orders", "sessions", "users"],
+            [
+                "accounts",
+                "alexa_links",
+                "answered_requests",
+                "orders",
+                "sessions",
+                "users"
+            ],
             "old tables dropped, {applied:?}"
         );
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, 5);
 
         // The lock count, the pending order with its code, the recent send
         // (in both logs: the old pod had one budget for both).

@@ -2,8 +2,11 @@
 //! in-memory [`AccountStore`], a wrapper that counts store round trips, a
 //! clock the test moves, sequential order ids, and (with the `testing`
 //! feature) the store contract suite that every [`AccountStore`] adapter
-//! runs (`account_store_contract!`).
+//! runs (`account_store_contract!`), and the one every [`AnsweredRequests`]
+//! adapter runs (`answered_requests_contract!`).
 
+#[cfg(any(test, feature = "testing"))]
+pub mod answers_contract;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 #[cfg(any(test, feature = "testing"))]
@@ -22,11 +25,13 @@ use async_trait::async_trait;
 use pod_domain::{Account, Change, CustomerId, Order, OrderId, OrderState, Timestamp};
 
 use crate::{
-    AccountStore, AlexaLinks, AlexaUserId, Clock, CodeGenerator, OneTimeCode, OrderIds, StoreError,
+    AccountStore, AlexaLinks, AlexaUserId, AnsweredRequests, Claim, Clock, CodeGenerator,
+    OneTimeCode, OrderIds, StoreError,
 };
 
 /// An [`AccountStore`] in memory, with the same contract as the SQL one:
 /// a commit applies only at the expected version, all of it or nothing.
+/// It also keeps answered requests ([`AnsweredRequests`]), swept on claim.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<MemoryState>,
@@ -37,6 +42,14 @@ struct MemoryState {
     accounts: HashMap<CustomerId, Account>,
     orders: HashMap<OrderId, Order>,
     links: HashMap<AlexaUserId, (CustomerId, Timestamp)>,
+    answers: HashMap<String, AnsweredRequest>,
+}
+
+#[derive(Debug)]
+struct AnsweredRequest {
+    fingerprint: Vec<u8>,
+    answer: Option<String>,
+    keep_until: Timestamp,
 }
 
 impl MemoryStore {
@@ -146,6 +159,47 @@ impl AlexaLinks for MemoryStore {
         alexa_user: &AlexaUserId,
     ) -> Result<Option<CustomerId>, StoreError> {
         Ok(self.state().links.get(alexa_user).map(|(c, _)| c.clone()))
+    }
+}
+
+#[async_trait]
+impl AnsweredRequests for MemoryStore {
+    async fn claim(
+        &self,
+        request_id: &str,
+        fingerprint: &[u8],
+        now: Timestamp,
+        keep_until: Timestamp,
+    ) -> Result<Claim, StoreError> {
+        let mut state = self.state();
+        state.answers.retain(|_, a| a.keep_until > now);
+        if let Some(taken) = state.answers.get(request_id) {
+            return Ok(Claim::Taken {
+                fingerprint: taken.fingerprint.clone(),
+                answer: taken.answer.clone(),
+            });
+        }
+        state.answers.insert(
+            request_id.to_owned(),
+            AnsweredRequest {
+                fingerprint: fingerprint.to_vec(),
+                answer: None,
+                keep_until,
+            },
+        );
+        Ok(Claim::Fresh)
+    }
+
+    async fn record_answer(&self, request_id: &str, answer: &str) -> Result<(), StoreError> {
+        if let Some(claim) = self.state().answers.get_mut(request_id) {
+            claim.answer = Some(answer.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn release(&self, request_id: &str) -> Result<(), StoreError> {
+        self.state().answers.remove(request_id);
+        Ok(())
     }
 }
 
@@ -294,4 +348,13 @@ mod tests {
     }
 
     crate::alexa_links_contract!(memory_links);
+    mod answers {
+        use super::*;
+
+        async fn memory() -> (Arc<dyn AnsweredRequests>, ()) {
+            (Arc::new(MemoryStore::new()), ())
+        }
+
+        crate::answered_requests_contract!(memory);
+    }
 }
