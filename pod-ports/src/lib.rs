@@ -22,6 +22,7 @@
 
 mod codes;
 mod identity;
+pub mod oauth;
 mod service;
 mod sessions;
 mod sign_in;
@@ -33,6 +34,7 @@ pub use codes::{
     CodeError, CodeGenerator, CodePurpose, InvalidCode, NewCode, OneTimeCode, OneTimeCodes,
 };
 pub use identity::{AccessTokens, CustomerDirectory, DirectoryError, TokenError};
+pub use oauth::{GrantTokens, OAuthService, OAuthStore, Secrets};
 pub use service::{ConfirmOutcome, OrderingService, PlaceOutcome, Ports, ServiceError};
 pub use sessions::{Session, SessionId, SessionStore};
 pub use sign_in::{

@@ -6,6 +6,9 @@
 
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
+mod oauth;
+#[cfg(any(test, feature = "testing"))]
+pub mod oauth_contract;
 #[cfg(any(test, feature = "testing"))]
 pub mod smtp;
 
@@ -30,6 +33,7 @@ pub struct MemoryStore {
 struct MemoryState {
     accounts: HashMap<CustomerId, Account>,
     orders: HashMap<OrderId, Order>,
+    oauth: oauth::OAuthState,
 }
 
 impl MemoryStore {
@@ -247,4 +251,14 @@ mod tests {
     }
 
     crate::account_store_contract!(memory);
+
+    mod oauth {
+        use super::*;
+
+        async fn memory() -> (Arc<dyn crate::OAuthStore>, ()) {
+            (Arc::new(MemoryStore::new()), ())
+        }
+
+        crate::oauth_store_contract!(memory);
+    }
 }
