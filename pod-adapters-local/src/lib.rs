@@ -18,6 +18,7 @@
 
 mod codes;
 mod delivery;
+mod secrets;
 mod system;
 mod tokens;
 mod users;
@@ -27,9 +28,11 @@ pub use delivery::{
     CodeDelivery, CodeMessage, DeliveryError, OUTBOX_TARGET, Outbox, OutboxEntry, OutboxError,
     SmtpConfig, SmtpConfigError, SmtpDelivery,
 };
+pub use secrets::OsSecrets;
 pub use system::{OsCodeGenerator, SystemClock, UuidOrderIds};
 pub use tokens::{
-    DEFAULT_AUDIENCE, KeyError, LOCAL_ISSUER, LocalAccessTokens, LocalTokenConfig, LocalTokenKey,
+    DEFAULT_AUDIENCE, GrantCheckedTokens, KeyError, LOCAL_ISSUER, LocalAccessTokens, LocalTokenConfig,
+    LocalTokenKey,
 };
 pub use users::{
     LOCAL_ID_PREFIX, LocalDirectory, LocalUsers, UserError, local_customer_id, normalize_phone,
