@@ -34,10 +34,16 @@ struct Migration {
 /// Every migration, in order; versions count up from 1 without gaps. They
 /// are PostgreSQL's own (`migrations/postgres/`), numbered apart from
 /// SQLite's.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../../migrations/postgres/0001_schema.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../migrations/postgres/0001_schema.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../migrations/postgres/0002_oauth.sql"),
+    },
+];
 
 /// The schema version this build of pod writes.
 pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -12,6 +12,7 @@ mod accounts;
 mod error;
 pub(crate) mod events;
 pub(crate) mod migrate;
+mod oauth;
 mod sessions;
 mod users;
 

@@ -6,6 +6,7 @@
 //! would not produce is [`StoreError::Corrupt`], never a panic.
 
 pub(crate) mod accounts;
+pub(crate) mod oauth;
 pub(crate) mod orders;
 pub(crate) mod sessions;
 pub(crate) mod users;

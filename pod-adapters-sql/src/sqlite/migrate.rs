@@ -37,6 +37,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../migrations/0003_accounts.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../../migrations/0004_oauth.sql"),
+    },
 ];
 
 /// The schema version this build of pod writes.

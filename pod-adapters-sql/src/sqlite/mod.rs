@@ -6,6 +6,7 @@ mod accounts;
 pub(crate) mod engine;
 mod error;
 pub(crate) mod migrate;
+mod oauth;
 mod orders;
 mod sessions;
 mod users;
