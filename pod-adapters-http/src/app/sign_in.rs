@@ -337,11 +337,14 @@ async fn sign_in_as(
     };
     info!(%customer, unlocked, "signed in to the web app");
     let notice = if unlocked { "unlocked" } else { "signed-in" };
-    Ok((
-        jar.add(state.cookie(&new_id, lifetime)),
-        state.redirect(&format!("?notice={notice}")),
-    )
-        .into_response())
+    // Back to an account-linking consent page, when that is where the
+    // person was going.
+    let (jar, back) = crate::oauth::take_return(state, jar);
+    let to = match back {
+        Some(back) => see_other(&back),
+        None => state.redirect(&format!("?notice={notice}")),
+    };
+    Ok((jar.add(state.cookie(&new_id, lifetime)), to).into_response())
 }
 
 /// `POST /app/sign-in/restart`: forget the code asked for.

@@ -35,6 +35,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 mod app;
+mod oauth;
 mod support;
 
 use pod_ports::testing::ManualClock;

@@ -114,7 +114,8 @@ impl fmt::Debug for ClientRedirect {
 }
 
 impl ClientRedirect {
-    fn error(
+    /// A redirect carrying `error`, `error_description` and `state`.
+    pub fn error(
         uri: &str,
         error: &'static str,
         description: &'static str,
