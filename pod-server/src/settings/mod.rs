@@ -106,6 +106,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// The operator's privacy policy file.
     pub privacy_policy_file: Option<PathBuf>,
+    /// How long access tokens issued to linked skills work.
+    pub oauth_access_token_ttl: Duration,
 }
 
 /// Looks a key up in the environment first, then in the secrets file.
@@ -213,6 +215,15 @@ impl Settings {
             ),
         };
         let policy = policy(serve)?;
+        let oauth_access_token_ttl = serve.oauth_access_token_ttl;
+        if !(Duration::from_secs(60)..=Duration::from_secs(86_400))
+            .contains(&oauth_access_token_ttl)
+        {
+            bail!(
+                "{}: must be between 1m and 1d",
+                given.name("oauth_access_token_ttl")
+            );
+        }
         let public_url = match serve.public_url.as_deref() {
             Some(url) if !url.is_empty() => url.to_owned(),
             _ => format!(
@@ -245,6 +256,7 @@ impl Settings {
             secure_cookies,
             trust_forwarded_for: serve.trust_forwarded_for,
             privacy_policy_file: serve.privacy_policy_file.clone(),
+            oauth_access_token_ttl,
         })
     }
 }
