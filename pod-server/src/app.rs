@@ -306,11 +306,23 @@ impl Application {
             http_config,
         )
         .with_web_app(web_app);
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("POD_LISTEN: cannot listen on {}", settings.listen))?;
         let state = match oauth {
-            Some(oauth) => state.with_oauth(OAuthServer::new(
-                oauth,
-                &format!("{}{}", settings.public_url, settings.base_path),
-            )),
+            Some(oauth) => {
+                // The public URL defaults to the listen address; on port 0
+                // that is the port the system picked.
+                let mut public_url = settings.public_url.clone();
+                let listen = settings.listen.to_string();
+                if settings.listen.port() == 0 && public_url.ends_with(&listen) {
+                    public_url = public_url.replace(&listen, &listener.local_addr()?.to_string());
+                }
+                state.with_oauth(OAuthServer::new(
+                    oauth,
+                    &format!("{public_url}{}", settings.base_path),
+                ))
+            }
             None => state,
         };
         let mut router = pod_adapters_http::router(state);
@@ -318,9 +330,6 @@ impl Application {
             router = Router::new().nest(&settings.base_path, router);
         }
 
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("POD_LISTEN: cannot listen on {}", settings.listen))?;
         let metrics = match settings.metrics_listen {
             Some(addr) => {
                 let listener = TcpListener::bind(addr)

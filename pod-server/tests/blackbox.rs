@@ -37,6 +37,8 @@ fn cluster_tests_skipped() {
 mod exposure;
 #[path = "blackbox/hardening.rs"]
 mod hardening;
+#[path = "blackbox/oauth.rs"]
+mod oauth;
 #[path = "blackbox/simulate.rs"]
 mod simulate;
 

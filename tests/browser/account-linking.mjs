@@ -331,6 +331,20 @@ async function main() {
       expect(refresh.status === 400, "the refresh token survived the unlink");
     });
 
+    await step("the operator's `pod clients revoke` ends a link too", async () => {
+      const again = pkce();
+      await page.goto(authorizeUrl("state-op", again.challenge));
+      await page.getByRole("button", { name: "Allow" }).click();
+      await page.getByRole("heading", { name: "Account linking finished" }).waitFor();
+      const tokens = await exchange(alexa.received.at(-1).code, again.verifier);
+      const { stdout: revoked } = await run(podBin, [
+        "clients", "revoke", "alexa-skill", "--user", "demo", "--data-dir", dataDir,
+      ]);
+      expect(/revoked 1 link/.test(revoked), `pod clients revoke said: ${revoked}`);
+      const { stdout } = await say(tokens.access_token, "get me a medium pizza");
+      expect(/link your Pizza on Demand account/i.test(stdout), `still linked: ${stdout}`);
+    });
+
     await step("Deny sends access_denied with the state", async () => {
       await page.goto(authorizeUrl("state-four", pkce().challenge));
       await page.getByRole("button", { name: "Deny" }).click();
