@@ -31,8 +31,8 @@ pub use delivery::{
 pub use secrets::OsSecrets;
 pub use system::{OsCodeGenerator, SystemClock, UuidOrderIds};
 pub use tokens::{
-    DEFAULT_AUDIENCE, GrantCheckedTokens, KeyError, LOCAL_ISSUER, LocalAccessTokens, LocalTokenConfig,
-    LocalTokenKey,
+    DEFAULT_AUDIENCE, GrantCheckedTokens, KeyError, LOCAL_ISSUER, LocalAccessTokens,
+    LocalTokenConfig, LocalTokenKey,
 };
 pub use users::{
     LOCAL_ID_PREFIX, LocalDirectory, LocalUsers, UserError, local_customer_id, normalize_phone,

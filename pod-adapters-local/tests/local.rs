@@ -924,7 +924,13 @@ async fn grant_tokens_work_only_while_their_grant_is_active() {
     };
     store.consume_code(&[1; 32], Some(&new), now).await.unwrap();
     let checked = GrantCheckedTokens::new(tokens.clone(), store.clone());
-    let linked = GrantTokens::issue(tokens.as_ref(), &ann, &grant, Duration::from_secs(3600), now);
+    let linked = GrantTokens::issue(
+        tokens.as_ref(),
+        &ann,
+        &grant,
+        Duration::from_secs(3600),
+        now,
+    );
     let plain = tokens.issue(&ann, Duration::from_secs(3600), now);
     assert_eq!(tokens.grant_of(&linked), Some(grant.clone()));
     assert_eq!(tokens.grant_of(&plain), None);

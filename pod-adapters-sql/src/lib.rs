@@ -117,13 +117,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use pod_domain::{Account, Change, CustomerId, Order, OrderId, Timestamp};
-use pod_ports::{
-    AccountStore, LocalUser, OrderEvents, Session, SessionId, SessionStore, StoreError,
-    StoreTelemetry, UserStore,
-};
 use pod_ports::OAuthStore;
 use pod_ports::oauth::{
     AuthorizationCode, Grant, GrantId, NewGrant, OAuthClient, Redemption, Rotation,
+};
+use pod_ports::{
+    AccountStore, LocalUser, OrderEvents, Session, SessionId, SessionStore, StoreError,
+    StoreTelemetry, UserStore,
 };
 
 use crate::postgres::Postgres;

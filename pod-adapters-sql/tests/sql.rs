@@ -241,7 +241,19 @@ async fn open_creates_the_file_in_wal_mode_and_migrates() {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
     assert_eq!(version, 4);
-    assert_eq!(tables(&conn), ["accounts", "oauth_clients", "oauth_codes", "oauth_grants", "oauth_refresh_tokens", "orders", "sessions", "users"]);
+    assert_eq!(
+        tables(&conn),
+        [
+            "accounts",
+            "oauth_clients",
+            "oauth_codes",
+            "oauth_grants",
+            "oauth_refresh_tokens",
+            "orders",
+            "sessions",
+            "users"
+        ]
+    );
 }
 
 #[tokio::test]

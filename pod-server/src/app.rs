@@ -14,9 +14,9 @@ use pod_adapters_http::{
     WebAppConfig,
 };
 use pod_adapters_local::{
-    CodeDelivery, GrantCheckedTokens, LocalAccessTokens, LocalCodes, LocalCodesConfig, LocalDirectory,
-    LocalTokenConfig, LocalTokenKey, LocalUsers, OsCodeGenerator, OsSecrets, Outbox, SmtpConfig, SmtpDelivery,
-    SystemClock, UuidOrderIds,
+    CodeDelivery, GrantCheckedTokens, LocalAccessTokens, LocalCodes, LocalCodesConfig,
+    LocalDirectory, LocalTokenConfig, LocalTokenKey, LocalUsers, OsCodeGenerator, OsSecrets,
+    Outbox, SmtpConfig, SmtpDelivery, SystemClock, UuidOrderIds,
 };
 use pod_adapters_sql::{SqlStore, StoreEvents};
 use pod_alexa::verify::{DevSigningKeys, RequestVerifier, VerifierConfig, VerifyMode};
@@ -200,70 +200,70 @@ impl Application {
 
         let (ports, oidc, oauth): (Ports, Option<Arc<dyn WebLogin>>, Option<OAuthService>) =
             match &settings.identity {
-            IdentitySettings::Embedded => {
-                let key = local_token_key(&settings.data_dir)?;
-                let tokens = Arc::new(local_access_tokens(
-                    &key,
-                    &settings.api_audience,
-                    clock.clone(),
-                ));
-                // pod is the OAuth server Alexa links accounts against; the
-                // tokens it issues work only while their grant is active.
-                let oauth = oauth_service(
-                    settings.oauth_access_token_ttl,
-                    &shared_store,
-                    tokens.clone(),
-                    clock.clone(),
-                );
-                let tokens = GrantCheckedTokens::new(tokens, shared_store.clone());
-                // The outbox is the development delivery: only for the
-                // channels no real delivery handles (with SMTP, email codes
-                // are written nowhere but the mail).
-                let mut outbox = Outbox::in_data_dir(&settings.data_dir);
-                let mut deliveries: Vec<Arc<dyn CodeDelivery>> = Vec::new();
-                if let Some((url, from)) = &settings.smtp {
-                    let smtp =
-                        SmtpDelivery::new(&SmtpConfig::new(url.expose_secret(), from.clone()))
-                            .context("POD_SMTP_URL: not a usable SMTP URL")?;
-                    deliveries.push(Arc::new(smtp));
-                    outbox = outbox.without(Channel::Email);
+                IdentitySettings::Embedded => {
+                    let key = local_token_key(&settings.data_dir)?;
+                    let tokens = Arc::new(local_access_tokens(
+                        &key,
+                        &settings.api_audience,
+                        clock.clone(),
+                    ));
+                    // pod is the OAuth server Alexa links accounts against; the
+                    // tokens it issues work only while their grant is active.
+                    let oauth = oauth_service(
+                        settings.oauth_access_token_ttl,
+                        &shared_store,
+                        tokens.clone(),
+                        clock.clone(),
+                    );
+                    let tokens = GrantCheckedTokens::new(tokens, shared_store.clone());
+                    // The outbox is the development delivery: only for the
+                    // channels no real delivery handles (with SMTP, email codes
+                    // are written nowhere but the mail).
+                    let mut outbox = Outbox::in_data_dir(&settings.data_dir);
+                    let mut deliveries: Vec<Arc<dyn CodeDelivery>> = Vec::new();
+                    if let Some((url, from)) = &settings.smtp {
+                        let smtp =
+                            SmtpDelivery::new(&SmtpConfig::new(url.expose_secret(), from.clone()))
+                                .context("POD_SMTP_URL: not a usable SMTP URL")?;
+                        deliveries.push(Arc::new(smtp));
+                        outbox = outbox.without(Channel::Email);
+                    }
+                    deliveries.push(Arc::new(outbox));
+                    let codes = LocalCodes::new(
+                        Arc::new(OsCodeGenerator),
+                        clock.clone(),
+                        settings.policy.code_lifetime(),
+                        deliveries,
+                        LocalCodesConfig::from_policy(&settings.policy, key.derive_code_hash_key()),
+                    )
+                    .context("one-time code settings")?;
+                    add_demo_user_on_first_start(&store, clock.clone()).await?;
+                    let ports = Ports {
+                        tokens: Arc::new(tokens),
+                        directory: Arc::new(LocalDirectory::new(shared_store.clone())),
+                        codes: Arc::new(codes),
+                        store: shared_store.clone(),
+                        events: store_events.publisher(),
+                        clock: clock.clone(),
+                        ids: Arc::new(UuidOrderIds),
+                    };
+                    (ports, None, Some(oauth))
                 }
-                deliveries.push(Arc::new(outbox));
-                let codes = LocalCodes::new(
-                    Arc::new(OsCodeGenerator),
-                    clock.clone(),
-                    settings.policy.code_lifetime(),
-                    deliveries,
-                    LocalCodesConfig::from_policy(&settings.policy, key.derive_code_hash_key()),
-                )
-                .context("one-time code settings")?;
-                add_demo_user_on_first_start(&store, clock.clone()).await?;
-                let ports = Ports {
-                    tokens: Arc::new(tokens),
-                    directory: Arc::new(LocalDirectory::new(shared_store.clone())),
-                    codes: Arc::new(codes),
-                    store: shared_store.clone(),
-                    events: store_events.publisher(),
-                    clock: clock.clone(),
-                    ids: Arc::new(UuidOrderIds),
-                };
-                (ports, None, Some(oauth))
-            }
-            IdentitySettings::Auth0(auth0_settings) => {
-                let identity = auth0::build(auth0_settings, clock.clone())?;
-                let ports = Ports {
-                    tokens: identity.tokens,
-                    directory: identity.directory,
-                    codes: identity.codes,
-                    store: shared_store.clone(),
-                    events: store_events.publisher(),
-                    clock: clock.clone(),
-                    ids: Arc::new(UuidOrderIds),
-                };
-                // Auth0 is the authorization server Alexa links against.
-                (ports, Some(identity.oidc as Arc<dyn WebLogin>), None)
-            }
-        };
+                IdentitySettings::Auth0(auth0_settings) => {
+                    let identity = auth0::build(auth0_settings, clock.clone())?;
+                    let ports = Ports {
+                        tokens: identity.tokens,
+                        directory: identity.directory,
+                        codes: identity.codes,
+                        store: shared_store.clone(),
+                        events: store_events.publisher(),
+                        clock: clock.clone(),
+                        ids: Arc::new(UuidOrderIds),
+                    };
+                    // Auth0 is the authorization server Alexa links against.
+                    (ports, Some(identity.oidc as Arc<dyn WebLogin>), None)
+                }
+            };
         let web_app = web_app(settings, &ports, oidc, &shared_store, &events)?;
         let service = OrderingService::new(ports, settings.policy);
 

@@ -12,7 +12,7 @@ use pod_domain::{CustomerId, Timestamp};
 use pod_ports::oauth::{GrantId, NewClient, OAuthError};
 use pod_ports::{Clock, GrantTokens, OAuthStore};
 
-use crate::app::{open_existing_store, open_store, oauth_service};
+use crate::app::{oauth_service, open_existing_store, open_store};
 use crate::settings::StoreArgs;
 
 /// `pod clients …`.
@@ -91,12 +91,8 @@ pub async fn clients_command(command: ClientsCommand) -> anyhow::Result<()> {
             redirect_uris,
             ..
         } => {
-            let service = oauth_service(
-                Duration::from_secs(3600),
-                &store,
-                Arc::new(NoTokens),
-                clock,
-            );
+            let service =
+                oauth_service(Duration::from_secs(3600), &store, Arc::new(NoTokens), clock);
             let (client, secret) = match service
                 .register_client(NewClient {
                     id: id.clone(),

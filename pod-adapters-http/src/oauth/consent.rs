@@ -107,8 +107,10 @@ pub(crate) async fn page(
     // The answer to this form redirects to the client: its origin must be
     // an allowed form action, or the browser stops the redirect.
     let csp = match origin_of(&valid.redirect_uri) {
-        Some(origin) => CONTENT_SECURITY_POLICY
-            .replace("form-action 'self'", &format!("form-action 'self' {origin}")),
+        Some(origin) => CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        ),
         None => CONTENT_SECURITY_POLICY.to_owned(),
     };
     if let Ok(value) = HeaderValue::from_str(&csp) {
@@ -121,7 +123,11 @@ pub(crate) async fn page(
 
 /// `POST /app/oauth/authorize`: Allow (a code for the client) or Deny
 /// (`access_denied`), both as a redirect to the client.
-pub(crate) async fn decide(State(state): State<OAuthState>, jar: CookieJar, body: Bytes) -> Response {
+pub(crate) async fn decide(
+    State(state): State<OAuthState>,
+    jar: CookieJar,
+    body: Bytes,
+) -> Response {
     let app = &state.app;
     let params = Params::parse(&body);
     let (_, session, customer) = match app.signed_in(&jar).await {

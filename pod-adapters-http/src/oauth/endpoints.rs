@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use pod_ports::oauth::{
@@ -124,7 +124,10 @@ pub(crate) async fn check(
 
 /// `GET /oauth/authorize`: checked here, then on to the consent page under
 /// `/app` with the same query (the session cookie is only sent there).
-pub(crate) async fn authorize(State(state): State<OAuthState>, RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn authorize(
+    State(state): State<OAuthState>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let query = query.unwrap_or_default();
     let params = Params::parse(query.as_bytes());
     match check(&state, &params).await {
@@ -243,7 +246,10 @@ async fn authenticated(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !form {
         return Err(OAuthError::InvalidRequest(
             "the body must be application/x-www-form-urlencoded",

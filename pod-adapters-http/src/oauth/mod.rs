@@ -133,7 +133,11 @@ pub(crate) fn take_return(state: &AppState, jar: CookieJar) -> (CookieJar, Optio
 }
 
 /// The OAuth routes (full paths, to merge into the main router).
-pub(crate) fn router(http: HttpState, web: Arc<WebApp>, oauth: Arc<OAuthServer>) -> Router<HttpState> {
+pub(crate) fn router(
+    http: HttpState,
+    web: Arc<WebApp>,
+    oauth: Arc<OAuthServer>,
+) -> Router<HttpState> {
     let app = AppState {
         http: http.clone(),
         web,

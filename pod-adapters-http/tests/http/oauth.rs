@@ -89,7 +89,10 @@ impl Page {
 
     /// The value of the first hidden `csrf` field.
     fn csrf(&self) -> String {
-        let at = self.body.find("name=\"csrf\" value=\"").expect("a csrf field");
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a csrf field");
         let rest = &self.body[at + 19..];
         rest[..rest.find('"').unwrap()].to_owned()
     }
@@ -238,7 +241,11 @@ fn without<'a>(pairs: &[(&'a str, &'a str)], names: &[&str]) -> Vec<(&'a str, &'
         .collect()
 }
 
-fn with<'a>(pairs: &[(&'a str, &'a str)], name: &'a str, value: &'a str) -> Vec<(&'a str, &'a str)> {
+fn with<'a>(
+    pairs: &[(&'a str, &'a str)],
+    name: &'a str,
+    value: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     let mut out = without(pairs, &[name]);
     out.push((name, value));
     out
@@ -400,7 +407,10 @@ async fn metadata_document_lists_the_endpoints_and_capabilities() {
     assert_eq!(page.status, StatusCode::OK);
     let m = page.json();
     assert_eq!(m["issuer"], ISSUER);
-    assert_eq!(m["authorization_endpoint"], format!("{ISSUER}/oauth/authorize"));
+    assert_eq!(
+        m["authorization_endpoint"],
+        format!("{ISSUER}/oauth/authorize")
+    );
     assert_eq!(m["token_endpoint"], format!("{ISSUER}/oauth/token"));
     assert_eq!(m["revocation_endpoint"], format!("{ISSUER}/oauth/revoke"));
     assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
@@ -412,7 +422,10 @@ async fn metadata_document_lists_the_endpoints_and_capabilities() {
         m["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post"])
     );
-    assert_eq!(m["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        m["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert_eq!(m["scopes_supported"], serde_json::json!(["order"]));
 }
 
@@ -448,9 +461,15 @@ async fn redirect_uri_must_match_exactly_and_open_redirects_are_refused() {
         OTHER, // registered, but for another client
     ];
     for uri in evil {
-        let page = env.authorize(&with(&alexa_request(), "redirect_uri", uri)).await;
+        let page = env
+            .authorize(&with(&alexa_request(), "redirect_uri", uri))
+            .await;
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{uri}");
-        assert!(page.location().is_empty(), "redirected to {}", page.location());
+        assert!(
+            page.location().is_empty(),
+            "redirected to {}",
+            page.location()
+        );
         // Not on the consent step either.
         let cookie = env.signed_in().await;
         let page = env
@@ -459,11 +478,15 @@ async fn redirect_uri_must_match_exactly_and_open_redirects_are_refused() {
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{uri}");
     }
     // A client with several registered URIs must name one.
-    let page = env.authorize(&without(&alexa_request(), &["redirect_uri"])).await;
+    let page = env
+        .authorize(&without(&alexa_request(), &["redirect_uri"]))
+        .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     // Each registered URI works, exactly as registered.
     for uri in [ALEXA, ALEXA_EU] {
-        let page = env.authorize(&with(&alexa_request(), "redirect_uri", uri)).await;
+        let page = env
+            .authorize(&with(&alexa_request(), "redirect_uri", uri))
+            .await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{uri}");
         assert!(page.location().starts_with("/app/oauth/authorize?"));
     }
@@ -473,16 +496,28 @@ async fn redirect_uri_must_match_exactly_and_open_redirects_are_refused() {
 async fn other_errors_redirect_to_the_client_with_the_state() {
     let env = env().await;
     let cases = [
-        (with(&alexa_request(), "response_type", "token"), "unsupported_response_type"),
-        (without(&alexa_request(), &["response_type"]), "invalid_request"),
-        (with(&alexa_request(), "scope", "order admin"), "invalid_scope"),
+        (
+            with(&alexa_request(), "response_type", "token"),
+            "unsupported_response_type",
+        ),
+        (
+            without(&alexa_request(), &["response_type"]),
+            "invalid_request",
+        ),
+        (
+            with(&alexa_request(), "scope", "order admin"),
+            "invalid_scope",
+        ),
     ];
     for (pairs, error) in cases {
         let page = env.authorize(&pairs).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{pairs:?}");
         assert!(page.location().starts_with(ALEXA), "{}", page.location());
         assert_eq!(page.redirect_param("error").as_deref(), Some(error));
-        assert_eq!(page.redirect_param("state").as_deref(), Some("xyz-state-123"));
+        assert_eq!(
+            page.redirect_param("state").as_deref(),
+            Some("xyz-state-123")
+        );
         assert_eq!(page.redirect_param("code"), None);
     }
 }
@@ -493,7 +528,10 @@ async fn repeated_parameters_are_refused() {
     let mut pairs = alexa_request();
     pairs.push(("scope", "order"));
     let page = env.authorize(&pairs).await;
-    assert_eq!(page.redirect_param("error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        page.redirect_param("error").as_deref(),
+        Some("invalid_request")
+    );
     let mut pairs = alexa_request();
     pairs.push(("redirect_uri", ALEXA_EU));
     let page = env.authorize(&pairs).await;
@@ -513,7 +551,10 @@ async fn pkce_plain_is_refused() {
     ] {
         let page = env.authorize(&pairs).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{pairs:?}");
-        assert_eq!(page.redirect_param("error").as_deref(), Some("invalid_request"));
+        assert_eq!(
+            page.redirect_param("error").as_deref(),
+            Some("invalid_request")
+        );
     }
 }
 
@@ -533,7 +574,10 @@ async fn a_visitor_signs_in_first_and_comes_back_to_the_consent_page() {
         .find(|v| v.starts_with("pod_oauth_return="))
         .expect("the way back is remembered")
         .to_owned();
-    assert!(back.contains("HttpOnly") && back.contains("Path=/app"), "{back}");
+    assert!(
+        back.contains("HttpOnly") && back.contains("Path=/app"),
+        "{back}"
+    );
     let back = back.split(';').next().unwrap().to_owned();
     // Sign in with a code, carrying the return cookie.
     let page = env.get("/app/sign-in", Some(&back)).await;
@@ -591,7 +635,10 @@ async fn allow_redirects_with_a_code_and_the_state_echoed() {
     assert!(page.location().starts_with(&format!("{ALEXA}?")));
     let code = page.redirect_param("code").unwrap();
     assert!(code.len() >= 43);
-    assert_eq!(page.redirect_param("state").as_deref(), Some("xyz-state-123"));
+    assert_eq!(
+        page.redirect_param("state").as_deref(),
+        Some("xyz-state-123")
+    );
     // Without state, none comes back.
     let page = env
         .decide(&without(&alexa_request(), &["state"]), "allow")
@@ -604,8 +651,14 @@ async fn deny_redirects_with_access_denied() {
     let env = env().await;
     let page = env.decide(&alexa_request(), "deny").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    assert_eq!(page.redirect_param("error").as_deref(), Some("access_denied"));
-    assert_eq!(page.redirect_param("state").as_deref(), Some("xyz-state-123"));
+    assert_eq!(
+        page.redirect_param("error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(
+        page.redirect_param("state").as_deref(),
+        Some("xyz-state-123")
+    );
     assert_eq!(page.redirect_param("code"), None);
 }
 
@@ -618,7 +671,11 @@ async fn the_decision_needs_the_sessions_csrf_token() {
         form.push(("csrf", csrf));
         form.push(("decision", "allow"));
         let page = env
-            .post("/app/oauth/authorize", &[(header::COOKIE, cookie.clone())], &form)
+            .post(
+                "/app/oauth/authorize",
+                &[(header::COOKIE, cookie.clone())],
+                &form,
+            )
             .await;
         assert_eq!(page.status, StatusCode::FORBIDDEN);
         assert!(page.location().is_empty());
@@ -729,7 +786,10 @@ async fn token_responses_are_no_store() {
     for page in [ok, refused, refresh] {
         assert_eq!(page.header(header::CACHE_CONTROL), "no-store");
         assert_eq!(page.header(header::PRAGMA), "no-cache");
-        assert!(page.header(header::CONTENT_TYPE).starts_with("application/json"));
+        assert!(
+            page.header(header::CONTENT_TYPE)
+                .starts_with("application/json")
+        );
     }
 }
 
@@ -863,7 +923,10 @@ async fn pkce_missing_verifier_when_challenged_is_refused() {
 #[tokio::test]
 async fn pkce_verifier_without_a_challenge_is_refused_and_none_needs_none() {
     let env = env().await;
-    let plain = without(&alexa_request(), &["code_challenge", "code_challenge_method"]);
+    let plain = without(
+        &alexa_request(),
+        &["code_challenge", "code_challenge_method"],
+    );
     // RFC 9700 §2.1.1: a verifier where no challenge was sent is a downgrade.
     let code = env.code_for(&plain).await;
     assert_eq!(env.exchange(&code).await.error(), "invalid_grant");
@@ -893,7 +956,10 @@ async fn unsupported_grant_types_and_missing_parameters() {
     let page = env.token(&[("grant_type", "refresh_token")]).await;
     assert_eq!(page.error(), "invalid_request");
     let page = env
-        .token(&[("grant_type", "refresh_token"), ("grant_type", "refresh_token")])
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("grant_type", "refresh_token"),
+        ])
         .await;
     assert_eq!(page.error(), "invalid_request");
 }
@@ -996,7 +1062,9 @@ async fn the_revoke_endpoint_revokes_refresh_and_access_tokens() {
     assert_eq!(env.api(&access).await, StatusCode::UNAUTHORIZED);
     assert_eq!(env.refresh(&refresh).await.error(), "invalid_grant");
     // Unknown tokens are no error (RFC 7009 §2.2).
-    let page = env.post("/oauth/revoke", &alexa, &[("token", "nonsense")]).await;
+    let page = env
+        .post("/oauth/revoke", &alexa, &[("token", "nonsense")])
+        .await;
     assert_eq!(page.status, StatusCode::OK);
     // Another client cannot revoke Alexa's tokens; a wrong secret is 401.
     let (access, _) = env.link().await;
@@ -1032,7 +1100,9 @@ async fn the_linked_skills_page_lists_and_unlinks() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Pizza on Demand for Alexa"));
     let csrf = page.csrf();
-    let grant = env.store.grants_of(&env.demo).await.unwrap()[0].id.to_string();
+    let grant = env.store.grants_of(&env.demo).await.unwrap()[0]
+        .id
+        .to_string();
     // Without the CSRF token nothing happens.
     let page = env
         .post(

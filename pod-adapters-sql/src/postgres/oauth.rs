@@ -14,19 +14,18 @@ use sqlx::{PgConnection, Row};
 use super::Postgres;
 use super::error::{PgColumns, db_error, write_error};
 use crate::rows::oauth::{
-    CODE_COLUMNS, CODE_RETENTION_MS, GRANT_COLUMNS, client_from_row, code_from_row,
-    grant_from_row, join_uris,
+    CODE_COLUMNS, CODE_RETENTION_MS, GRANT_COLUMNS, client_from_row, code_from_row, grant_from_row,
+    join_uris,
 };
 
 async fn revoke(conn: &mut PgConnection, id: &str, now: i64) -> Result<u64, StoreError> {
-    let done = sqlx::query(
-        "UPDATE oauth_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map_err(db_error)?;
+    let done =
+        sqlx::query("UPDATE oauth_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map_err(db_error)?;
     Ok(done.rows_affected())
 }
 
@@ -77,7 +76,9 @@ impl Postgres {
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        rows.iter().map(|r| client_from_row(&PgColumns(r))).collect()
+        rows.iter()
+            .map(|r| client_from_row(&PgColumns(r)))
+            .collect()
     }
 
     pub(crate) async fn remove_oauth_client(

@@ -12,7 +12,8 @@ pub(crate) fn join_uris(uris: &[String]) -> String {
 }
 
 fn customer(raw: String, table: &str) -> Result<CustomerId, StoreError> {
-    CustomerId::parse(raw).map_err(|_| corrupt(table, "(oauth)", "customer_id", "not a customer id"))
+    CustomerId::parse(raw)
+        .map_err(|_| corrupt(table, "(oauth)", "customer_id", "not a customer id"))
 }
 
 fn bytes(row: &impl Columns, i: usize, table: &str, column: &str) -> Result<Vec<u8>, StoreError> {

@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::engine::Engine;
 use super::error::{SqliteRow, db_error, write_error};
 use crate::rows::oauth::{
-    CODE_COLUMNS, CODE_RETENTION_MS, GRANT_COLUMNS, client_from_row, code_from_row,
-    grant_from_row, join_uris,
+    CODE_COLUMNS, CODE_RETENTION_MS, GRANT_COLUMNS, client_from_row, code_from_row, grant_from_row,
+    join_uris,
 };
 
 fn execute(
@@ -49,7 +49,12 @@ fn revoke(conn: &Connection, id: &str, now: i64) -> Result<usize, StoreError> {
     )
 }
 
-fn insert_refresh(conn: &Connection, digest: &[u8], grant: &str, now: i64) -> Result<(), StoreError> {
+fn insert_refresh(
+    conn: &Connection,
+    digest: &[u8],
+    grant: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     execute(
         conn,
         "INSERT INTO oauth_refresh_tokens (digest, grant_id, created_at) VALUES (?1, ?2, ?3)",
@@ -146,7 +151,10 @@ impl Engine {
         .await
     }
 
-    pub(crate) fn oauth_code(&self, digest: &[u8]) -> Result<Option<AuthorizationCode>, StoreError> {
+    pub(crate) fn oauth_code(
+        &self,
+        digest: &[u8],
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
         self.read(|conn| {
             let mut statement = conn
                 .prepare_cached(&format!(

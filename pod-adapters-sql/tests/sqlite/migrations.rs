@@ -155,7 +155,19 @@ fn concurrent_openers_of_a_new_file_all_succeed() {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, 4, "round {round}");
-        assert_eq!(tables(&conn), ["accounts", "oauth_clients", "oauth_codes", "oauth_grants", "oauth_refresh_tokens", "orders", "sessions", "users"]);
+        assert_eq!(
+            tables(&conn),
+            [
+                "accounts",
+                "oauth_clients",
+                "oauth_codes",
+                "oauth_grants",
+                "oauth_refresh_tokens",
+                "orders",
+                "sessions",
+                "users"
+            ]
+        );
         assert_eq!(integrity(&path), "ok");
         runtime.block_on(async {
             let store = SqlStore::open_sqlite(&path).await.unwrap();
@@ -280,7 +292,16 @@ async fn an_old_sqlx_database_is_migrated_with_its_data() {
         let conn = raw(&path);
         assert_eq!(
             tables(&conn),
-            ["accounts", "oauth_clients", "oauth_codes", "oauth_grants", "oauth_refresh_tokens", "orders", "sessions", "users"],
+            [
+                "accounts",
+                "oauth_clients",
+                "oauth_codes",
+                "oauth_grants",
+                "oauth_refresh_tokens",
+                "orders",
+                "sessions",
+                "users"
+            ],
             "old tables dropped, {applied:?}"
         );
         let version: i64 = conn

@@ -270,8 +270,13 @@ pub trait OAuthStore: Send + Sync {
 /// Access tokens for grants: pod's local tokens carrying the grant id.
 pub trait GrantTokens: Send + Sync {
     /// An access token for `customer` under `grant`, valid for `ttl` from `now`.
-    fn issue(&self, customer: &CustomerId, grant: &GrantId, ttl: Duration, now: Timestamp)
-    -> String;
+    fn issue(
+        &self,
+        customer: &CustomerId,
+        grant: &GrantId,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> String;
 
     /// The grant a token (correctly signed, expired or not) was issued
     /// under; `None` for anything else.

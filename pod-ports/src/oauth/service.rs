@@ -697,7 +697,9 @@ impl OAuthService {
             Rotation::Rotated(grant) => Ok(self.token_response(&grant, fresh, now)),
             Rotation::Reused => {
                 warn!(client = %client.id, grant = %grant.id, "oauth: refresh token reused; the grant is revoked");
-                Err(OAuthError::InvalidGrant("the refresh token was used already"))
+                Err(OAuthError::InvalidGrant(
+                    "the refresh token was used already",
+                ))
             }
             Rotation::Revoked => Err(OAuthError::InvalidGrant("the grant was revoked")),
             Rotation::Unknown => Err(OAuthError::InvalidGrant("unknown refresh token")),
@@ -708,7 +710,11 @@ impl OAuthService {
     /// client revokes its whole grant. Unknown tokens are no error.
     pub async fn revoke(&self, client: &OAuthClient, token: &str) -> Result<(), OAuthError> {
         let now = self.clock.now();
-        let grant = match self.store.refresh_grant(&self.secrets.digest(token)).await? {
+        let grant = match self
+            .store
+            .refresh_grant(&self.secrets.digest(token))
+            .await?
+        {
             Some(grant) => Some(grant),
             None => match self.tokens.grant_of(token) {
                 Some(id) => self.store.grant(&id).await?,

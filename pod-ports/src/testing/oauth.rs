@@ -83,7 +83,12 @@ impl OAuthStore for MemoryStore {
             .oauth
             .codes
             .retain(|(c, _, _)| c.expires_at.unix_millis() > horizon);
-        if state.oauth.codes.iter().any(|(c, _, _)| c.digest == code.digest) {
+        if state
+            .oauth
+            .codes
+            .iter()
+            .any(|(c, _, _)| c.digest == code.digest)
+        {
             return Err(StoreError::Conflict);
         }
         state.oauth.codes.push((code.clone(), false, None));

@@ -99,17 +99,19 @@ fn new_grant(id: &str, client: &str, customer: CustomerId, refresh: u8) -> NewGr
 }
 
 async fn is_active(store: &Arc<dyn OAuthStore>, id: &str) -> bool {
-    store.grant(&grant_id(id)).await.unwrap().unwrap().is_active()
+    store
+        .grant(&grant_id(id))
+        .await
+        .unwrap()
+        .unwrap()
+        .is_active()
 }
 
 /// Clients read back equal; a second client with the same id conflicts.
 pub async fn oauth_clients_round_trip_and_ids_are_unique(store: Arc<dyn OAuthStore>) {
     store.add_client(&client("alexa")).await.unwrap();
     store.add_client(&client("other")).await.unwrap();
-    assert_eq!(
-        store.client("alexa").await.unwrap(),
-        Some(client("alexa"))
-    );
+    assert_eq!(store.client("alexa").await.unwrap(), Some(client("alexa")));
     assert_eq!(store.client("nobody").await.unwrap(), None);
     assert!(matches!(
         store.add_client(&client("alexa")).await,
@@ -135,14 +137,26 @@ pub async fn oauth_a_code_redeems_once_and_reuse_revokes_its_grant(store: Arc<dy
     assert_eq!(store.code(&[9; 32]).await.unwrap(), None);
     let grant = new_grant("g1", "alexa", ann(), 11);
     assert_eq!(
-        store.consume_code(&[1; 32], Some(&grant), at(2)).await.unwrap(),
+        store
+            .consume_code(&[1; 32], Some(&grant), at(2))
+            .await
+            .unwrap(),
         Redemption::Redeemed
     );
-    assert_eq!(store.refresh_grant(&[11; 32]).await.unwrap(), Some(grant.grant.clone()));
-    assert_eq!(store.grants_of(&ann()).await.unwrap(), vec![grant.grant.clone()]);
+    assert_eq!(
+        store.refresh_grant(&[11; 32]).await.unwrap(),
+        Some(grant.grant.clone())
+    );
+    assert_eq!(
+        store.grants_of(&ann()).await.unwrap(),
+        vec![grant.grant.clone()]
+    );
     let again = new_grant("g2", "alexa", ann(), 12);
     assert_eq!(
-        store.consume_code(&[1; 32], Some(&again), at(3)).await.unwrap(),
+        store
+            .consume_code(&[1; 32], Some(&again), at(3))
+            .await
+            .unwrap(),
         Redemption::Reused
     );
     assert!(!is_active(&store, "g1").await);
@@ -166,7 +180,10 @@ pub async fn oauth_a_burnt_code_redeems_nothing(store: Arc<dyn OAuthStore>) {
     );
     let grant = new_grant("g1", "alexa", ann(), 11);
     assert_eq!(
-        store.consume_code(&[1; 32], Some(&grant), at(3)).await.unwrap(),
+        store
+            .consume_code(&[1; 32], Some(&grant), at(3))
+            .await
+            .unwrap(),
         Redemption::Reused
     );
     assert_eq!(store.grant(&grant_id("g1")).await.unwrap(), None);
@@ -179,7 +196,10 @@ pub async fn oauth_two_concurrent_redemptions_of_one_code_give_exactly_one_grant
 ) {
     store.add_client(&client("alexa")).await.unwrap();
     for round in 0..10u8 {
-        store.save_code(&code(100 + round, "alexa", ann())).await.unwrap();
+        store
+            .save_code(&code(100 + round, "alexa", ann()))
+            .await
+            .unwrap();
         let barrier = Arc::new(Barrier::new(2));
         let tasks: Vec<_> = (0..2u8)
             .map(|i| {
@@ -199,13 +219,16 @@ pub async fn oauth_two_concurrent_redemptions_of_one_code_give_exactly_one_grant
         for task in tasks {
             outcomes.push(task.await.unwrap());
         }
-        let redeemed = outcomes.iter().filter(|o| **o == Redemption::Redeemed).count();
-        let reused = outcomes.iter().filter(|o| **o == Redemption::Reused).count();
-        assert_eq!((redeemed, reused), (1, 1), "round {round}: {outcomes:?}");
-        let made: Vec<_> = [0u8, 1]
+        let redeemed = outcomes
             .iter()
-            .map(|i| format!("r{round}t{i}"))
-            .collect();
+            .filter(|o| **o == Redemption::Redeemed)
+            .count();
+        let reused = outcomes
+            .iter()
+            .filter(|o| **o == Redemption::Reused)
+            .count();
+        assert_eq!((redeemed, reused), (1, 1), "round {round}: {outcomes:?}");
+        let made: Vec<_> = [0u8, 1].iter().map(|i| format!("r{round}t{i}")).collect();
         let mut stored = 0;
         for id in &made {
             if let Some(grant) = store.grant(&grant_id(id)).await.unwrap() {
@@ -227,27 +250,45 @@ pub async fn oauth_refresh_rotation_spends_the_old_token_and_reuse_revokes_the_f
     store.add_client(&client("alexa")).await.unwrap();
     store.save_code(&code(1, "alexa", ann())).await.unwrap();
     let grant = new_grant("g1", "alexa", ann(), 11);
-    store.consume_code(&[1; 32], Some(&grant), at(2)).await.unwrap();
+    store
+        .consume_code(&[1; 32], Some(&grant), at(2))
+        .await
+        .unwrap();
     assert_eq!(
-        store.rotate_refresh(&[11; 32], &[12; 32], at(3)).await.unwrap(),
+        store
+            .rotate_refresh(&[11; 32], &[12; 32], at(3))
+            .await
+            .unwrap(),
         Rotation::Rotated(grant.grant.clone())
     );
     assert_eq!(
-        store.rotate_refresh(&[12; 32], &[13; 32], at(4)).await.unwrap(),
+        store
+            .rotate_refresh(&[12; 32], &[13; 32], at(4))
+            .await
+            .unwrap(),
         Rotation::Rotated(grant.grant.clone())
     );
     assert_eq!(
-        store.rotate_refresh(&[99; 32], &[98; 32], at(4)).await.unwrap(),
+        store
+            .rotate_refresh(&[99; 32], &[98; 32], at(4))
+            .await
+            .unwrap(),
         Rotation::Unknown
     );
     // The first token again: the whole family goes.
     assert_eq!(
-        store.rotate_refresh(&[11; 32], &[14; 32], at(5)).await.unwrap(),
+        store
+            .rotate_refresh(&[11; 32], &[14; 32], at(5))
+            .await
+            .unwrap(),
         Rotation::Reused
     );
     assert!(!is_active(&store, "g1").await);
     assert_eq!(
-        store.rotate_refresh(&[13; 32], &[15; 32], at(6)).await.unwrap(),
+        store
+            .rotate_refresh(&[13; 32], &[15; 32], at(6))
+            .await
+            .unwrap(),
         Rotation::Revoked
     );
     assert_eq!(store.refresh_grant(&[14; 32]).await.unwrap(), None);
@@ -263,7 +304,11 @@ pub async fn oauth_two_concurrent_rotations_of_one_token_rotate_once(store: Arc<
         let id = format!("g{round}");
         let first = 100 + round;
         store
-            .consume_code(&[round; 32], Some(&new_grant(&id, "alexa", ann(), first)), at(2))
+            .consume_code(
+                &[round; 32],
+                Some(&new_grant(&id, "alexa", ann(), first)),
+                at(2),
+            )
             .await
             .unwrap();
         let barrier = Arc::new(Barrier::new(2));
@@ -274,7 +319,10 @@ pub async fn oauth_two_concurrent_rotations_of_one_token_rotate_once(store: Arc<
                 tokio::spawn(async move {
                     let next = [200u8.wrapping_add(round * 2 + i); 32];
                     barrier.wait().await;
-                    store.rotate_refresh(&[first; 32], &next, at(3)).await.unwrap()
+                    store
+                        .rotate_refresh(&[first; 32], &next, at(3))
+                        .await
+                        .unwrap()
                 })
             })
             .collect();
@@ -307,7 +355,10 @@ pub async fn oauth_revoking_grants_by_client_customer_and_id(store: Arc<dyn OAut
         store.save_code(&code(n, c, who.clone())).await.unwrap();
         let mut grant = new_grant(id, c, who.clone(), 50 + n);
         grant.grant.created_at = at(u64::from(n) + 1);
-        store.consume_code(&[n; 32], Some(&grant), at(10)).await.unwrap();
+        store
+            .consume_code(&[n; 32], Some(&grant), at(10))
+            .await
+            .unwrap();
     }
     let listed: Vec<String> = store
         .grants_of(&ann())

@@ -40,12 +40,21 @@ async fn clients_are_registered_listed_revoked_and_removed() {
     assert!(!again.status.success());
     assert!(again.stderr.contains("exists"), "{}", again.stderr);
     let open = app
-        .pod(&["clients", "add", "evil", "--redirect-uri", "http://evil.example/cb"])
+        .pod(&[
+            "clients",
+            "add",
+            "evil",
+            "--redirect-uri",
+            "http://evil.example/cb",
+        ])
         .await;
     assert!(!open.status.success());
     assert!(open.stderr.contains("https://"), "{}", open.stderr);
     let listed = app.pod_ok(&["clients", "list"]).await;
-    assert!(listed.contains("alexa") && listed.contains(ALEXA), "{listed}");
+    assert!(
+        listed.contains("alexa") && listed.contains(ALEXA),
+        "{listed}"
+    );
     assert!(!listed.contains(&secret), "the secret is never shown again");
 
     // The secret works at the token endpoint (the code does not).
@@ -71,15 +80,24 @@ async fn clients_are_registered_listed_revoked_and_removed() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
 
-    let revoked = app.pod_ok(&["clients", "revoke", "alexa", "--user", "demo"]).await;
+    let revoked = app
+        .pod_ok(&["clients", "revoke", "alexa", "--user", "demo"])
+        .await;
     assert!(revoked.contains("revoked 0 link(s)"), "{revoked}");
-    let nobody = app.pod(&["clients", "revoke", "alexa", "--user", "nobody"]).await;
+    let nobody = app
+        .pod(&["clients", "revoke", "alexa", "--user", "nobody"])
+        .await;
     assert!(!nobody.status.success());
     let removed = app.pod_ok(&["clients", "remove", "alexa"]).await;
     assert!(removed.contains("removed client alexa"), "{removed}");
     let response = token("alexa", &secret, "no-such-code").await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(!app.pod(&["clients", "remove", "alexa"]).await.status.success());
+    assert!(
+        !app.pod(&["clients", "remove", "alexa"])
+            .await
+            .status
+            .success()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
