@@ -477,9 +477,13 @@ async fn redirect_uri_must_match_exactly_and_open_redirects_are_refused() {
             .await;
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{uri}");
     }
-    // A client with several registered URIs must name one.
+    // A redirect URI must be named, even by a client with only one.
     let page = env
         .authorize(&without(&alexa_request(), &["redirect_uri"]))
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let page = env
+        .authorize(&[("response_type", "code"), ("client_id", "other")])
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     // Each registered URI works, exactly as registered.
@@ -871,10 +875,17 @@ async fn a_code_is_bound_to_its_redirect_uri() {
 async fn an_expired_code_is_refused() {
     let env = env().await;
     let code = env.code_for(&alexa_request()).await;
-    env.clock.advance(Duration::from_secs(61));
+    env.clock.advance(Duration::from_secs(60));
     let page = env.exchange(&code).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert_eq!(page.error(), "invalid_grant");
+    // A used code presented after its expiry still revokes what it issued.
+    let code = env.code_for(&alexa_request()).await;
+    let first = env.exchange(&code).await;
+    let access = first.json()["access_token"].as_str().unwrap().to_owned();
+    env.clock.advance(Duration::from_secs(120));
+    assert_eq!(env.exchange(&code).await.error(), "invalid_grant");
+    assert_eq!(env.api(&access).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

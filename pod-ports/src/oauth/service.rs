@@ -425,13 +425,12 @@ impl OAuthService {
             }
         };
         // Exact string comparison (RFC 9700 §4.1.3): no prefix, no pattern,
-        // no normalisation. Without a redirect_uri, a client with exactly
-        // one registered URI uses that one (RFC 6749 §3.1.2.3).
-        let redirect_uri = match request.redirect_uri.as_deref() {
-            Some(uri) => client.redirect_uris.iter().find(|r| r.as_str() == uri),
-            None if client.redirect_uris.len() == 1 => client.redirect_uris.first(),
-            None => None,
-        };
+        // no normalisation. A redirect_uri is always required (Alexa always
+        // sends one), so the token request can always be held to it.
+        let redirect_uri = request
+            .redirect_uri
+            .as_deref()
+            .and_then(|uri| client.redirect_uris.iter().find(|r| r.as_str() == uri));
         let Some(redirect_uri) = redirect_uri.cloned() else {
             return Err(AuthorizeError::NoRedirect(
                 "The address to return to is not registered for this application.",
@@ -593,7 +592,9 @@ impl OAuthService {
         let Some(stored) = self.store.code(&digest).await? else {
             return Err(OAuthError::InvalidGrant("unknown authorization code"));
         };
-        let refusal = if stored.client_id != client.id {
+        let refusal = if now >= stored.expires_at {
+            Some("the authorization code expired")
+        } else if stored.client_id != client.id {
             Some("the code was issued to another client")
         } else if redirect_uri != Some(stored.redirect_uri.as_str()) {
             Some("redirect_uri does not match the authorization request")
@@ -616,12 +617,14 @@ impl OAuthService {
             }
         };
         if let Some(reason) = refusal {
-            // The code is spent by a failed attempt too (and a code that was
-            // redeemed before revokes its grant): it gives no second try.
+            // The code is spent by a failed attempt too, and a code that was
+            // redeemed before revokes its grant (expired or not): it gives
+            // no second try.
             self.store.consume_code(&digest, None, now).await?;
             info!(client = %client.id, reason, "oauth: code refused");
             return Err(OAuthError::InvalidGrant(reason));
         }
+        let refresh = self.secrets.random(SECRET_BYTES);
         let new_grant = NewGrant {
             grant: Grant {
                 id: self.new_grant_id()?,
@@ -631,16 +634,8 @@ impl OAuthService {
                 created_at: now,
                 revoked_at: None,
             },
-            refresh_digest: Vec::new(),
-        };
-        let refresh = self.secrets.random(SECRET_BYTES);
-        let new_grant = NewGrant {
             refresh_digest: self.secrets.digest(&refresh),
-            ..new_grant
         };
-        if now >= stored.expires_at {
-            return Err(OAuthError::InvalidGrant("the authorization code expired"));
-        }
         match self
             .store
             .consume_code(&digest, Some(&new_grant), now)

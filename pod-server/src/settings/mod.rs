@@ -335,6 +335,25 @@ mod tests {
     }
 
     #[test]
+    fn the_linked_access_token_lifetime_is_bounded_and_named() {
+        assert_eq!(
+            load(&[], &[]).unwrap().oauth_access_token_ttl,
+            Duration::from_secs(3600)
+        );
+        let s = load(&["--oauth-access-token-ttl", "15m"], &[]).unwrap();
+        assert_eq!(s.oauth_access_token_ttl, Duration::from_secs(900));
+        for bad in ["30s", "2d"] {
+            let error = load(&["--oauth-access-token-ttl", bad], &[]).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("--oauth-access-token-ttl: must be between 1m and 1d"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
     fn flags_are_parsed_into_their_types() {
         let s = load(
             &[
