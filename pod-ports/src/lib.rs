@@ -10,7 +10,10 @@
 //! app's sessions ([`SessionStore`]) and its OpenID Connect login
 //! ([`WebLogin`]). Adapters in other crates implement them; `pod-server`
 //! wires them together. The [`SignInService`] signs people in to the web app
-//! with the same code limits as voice ordering.
+//! with the same code limits as voice ordering. [`oauth`] is pod as the
+//! OAuth 2.0 server Alexa links accounts against: its ports
+//! ([`OAuthStore`], [`GrantTokens`], [`Secrets`]) and the
+//! [`OAuthService`].
 //!
 //! With the `mock` feature every port has a `mockall` mock (`MockOrderStore`,
 //! ...) for service tests in other crates. [`testing`] has an in-memory
