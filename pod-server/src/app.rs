@@ -176,6 +176,10 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the identity settings give the server: its ports, the OIDC login
+/// of the web app (Auth0), and the OAuth server (the embedded mode).
+type Identity = (Ports, Option<Arc<dyn WebLogin>>, Option<OAuthService>);
+
 impl Application {
     /// Opens the store, builds the adapters and the service, and binds the
     /// listener(s). Nothing is served until [`Application::run_until`].
@@ -198,72 +202,68 @@ impl Application {
                 .context("POD_DATABASE_URL: cannot listen for order events")?
         };
 
-        let (ports, oidc, oauth): (Ports, Option<Arc<dyn WebLogin>>, Option<OAuthService>) =
-            match &settings.identity {
-                IdentitySettings::Embedded => {
-                    let key = local_token_key(&settings.data_dir)?;
-                    let tokens = Arc::new(local_access_tokens(
-                        &key,
-                        &settings.api_audience,
-                        clock.clone(),
-                    ));
-                    // pod is the OAuth server Alexa links accounts against; the
-                    // tokens it issues work only while their grant is active.
-                    let oauth = oauth_service(
-                        settings.oauth_access_token_ttl,
-                        &shared_store,
-                        tokens.clone(),
-                        clock.clone(),
-                    );
-                    let tokens = GrantCheckedTokens::new(tokens, shared_store.clone());
-                    // The outbox is the development delivery: only for the
-                    // channels no real delivery handles (with SMTP, email codes
-                    // are written nowhere but the mail).
-                    let mut outbox = Outbox::in_data_dir(&settings.data_dir);
-                    let mut deliveries: Vec<Arc<dyn CodeDelivery>> = Vec::new();
-                    if let Some((url, from)) = &settings.smtp {
-                        let smtp =
-                            SmtpDelivery::new(&SmtpConfig::new(url.expose_secret(), from.clone()))
-                                .context("POD_SMTP_URL: not a usable SMTP URL")?;
-                        deliveries.push(Arc::new(smtp));
-                        outbox = outbox.without(Channel::Email);
-                    }
-                    deliveries.push(Arc::new(outbox));
-                    let codes = LocalCodes::new(
-                        Arc::new(OsCodeGenerator),
-                        clock.clone(),
-                        settings.policy.code_lifetime(),
-                        deliveries,
-                        LocalCodesConfig::from_policy(&settings.policy, key.derive_code_hash_key()),
-                    )
-                    .context("one-time code settings")?;
-                    add_demo_user_on_first_start(&store, clock.clone()).await?;
-                    let ports = Ports {
-                        tokens: Arc::new(tokens),
-                        directory: Arc::new(LocalDirectory::new(shared_store.clone())),
-                        codes: Arc::new(codes),
-                        store: shared_store.clone(),
-                        events: store_events.publisher(),
-                        clock: clock.clone(),
-                        ids: Arc::new(UuidOrderIds),
-                    };
-                    (ports, None, Some(oauth))
+        let (ports, oidc, oauth): Identity = match &settings.identity {
+            IdentitySettings::Embedded => {
+                let key = local_token_key(&settings.data_dir)?;
+                let tokens = local_access_tokens(&key, &settings.api_audience, clock.clone());
+                let tokens = Arc::new(tokens);
+                // pod is the OAuth server Alexa links accounts against; the
+                // tokens it issues work only while their grant is active.
+                let oauth = oauth_service(
+                    settings.oauth_access_token_ttl,
+                    &shared_store,
+                    tokens.clone(),
+                    clock.clone(),
+                );
+                let tokens = GrantCheckedTokens::new(tokens, shared_store.clone());
+                // The outbox is the development delivery: only for the
+                // channels no real delivery handles (with SMTP, email codes
+                // are written nowhere but the mail).
+                let mut outbox = Outbox::in_data_dir(&settings.data_dir);
+                let mut deliveries: Vec<Arc<dyn CodeDelivery>> = Vec::new();
+                if let Some((url, from)) = &settings.smtp {
+                    let smtp =
+                        SmtpDelivery::new(&SmtpConfig::new(url.expose_secret(), from.clone()))
+                            .context("POD_SMTP_URL: not a usable SMTP URL")?;
+                    deliveries.push(Arc::new(smtp));
+                    outbox = outbox.without(Channel::Email);
                 }
-                IdentitySettings::Auth0(auth0_settings) => {
-                    let identity = auth0::build(auth0_settings, clock.clone())?;
-                    let ports = Ports {
-                        tokens: identity.tokens,
-                        directory: identity.directory,
-                        codes: identity.codes,
-                        store: shared_store.clone(),
-                        events: store_events.publisher(),
-                        clock: clock.clone(),
-                        ids: Arc::new(UuidOrderIds),
-                    };
-                    // Auth0 is the authorization server Alexa links against.
-                    (ports, Some(identity.oidc as Arc<dyn WebLogin>), None)
-                }
-            };
+                deliveries.push(Arc::new(outbox));
+                let codes = LocalCodes::new(
+                    Arc::new(OsCodeGenerator),
+                    clock.clone(),
+                    settings.policy.code_lifetime(),
+                    deliveries,
+                    LocalCodesConfig::from_policy(&settings.policy, key.derive_code_hash_key()),
+                )
+                .context("one-time code settings")?;
+                add_demo_user_on_first_start(&store, clock.clone()).await?;
+                let ports = Ports {
+                    tokens: Arc::new(tokens),
+                    directory: Arc::new(LocalDirectory::new(shared_store.clone())),
+                    codes: Arc::new(codes),
+                    store: shared_store.clone(),
+                    events: store_events.publisher(),
+                    clock: clock.clone(),
+                    ids: Arc::new(UuidOrderIds),
+                };
+                (ports, None, Some(oauth))
+            }
+            IdentitySettings::Auth0(auth0_settings) => {
+                let identity = auth0::build(auth0_settings, clock.clone())?;
+                let ports = Ports {
+                    tokens: identity.tokens,
+                    directory: identity.directory,
+                    codes: identity.codes,
+                    store: shared_store.clone(),
+                    events: store_events.publisher(),
+                    clock: clock.clone(),
+                    ids: Arc::new(UuidOrderIds),
+                };
+                // Auth0 is the authorization server Alexa links against.
+                (ports, Some(identity.oidc as Arc<dyn WebLogin>), None)
+            }
+        };
         let web_app = web_app(settings, &ports, oidc, &shared_store, &events)?;
         let service = OrderingService::new(ports, settings.policy);
 
