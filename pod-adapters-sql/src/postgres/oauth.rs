@@ -15,7 +15,7 @@ use super::Postgres;
 use super::error::{PgColumns, db_error, write_error};
 use crate::rows::oauth::{
     CODE_COLUMNS, CODE_RETENTION_MS, GRANT_COLUMNS, client_from_row, code_from_row, grant_from_row,
-    join_uris,
+    join_uris, spent_retention_ms,
 };
 
 async fn revoke(conn: &mut PgConnection, id: &str, now: i64) -> Result<u64, StoreError> {
@@ -244,6 +244,14 @@ impl Postgres {
             Some(row) => {
                 let id: String = row.try_get(0).map_err(db_error)?;
                 insert_refresh(&mut tx, new, &id, now).await?;
+                sqlx::query(
+                    "DELETE FROM oauth_refresh_tokens WHERE grant_id = $1 AND spent_at < $2",
+                )
+                .bind(&id)
+                .bind(now - spent_retention_ms())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
                 let row = sqlx::query(&format!(
                     "SELECT {GRANT_COLUMNS} FROM oauth_grants g WHERE g.id = $1"
                 ))

@@ -78,3 +78,8 @@ pub(crate) fn grant_from_row(row: &impl Columns, at: usize) -> Result<Grant, Sto
 
 /// How long a code is kept after it expired, for reuse detection.
 pub(crate) const CODE_RETENTION_MS: i64 = 86_400_000;
+
+/// [`pod_ports::oauth::SPENT_REFRESH_RETENTION`] in milliseconds.
+pub(crate) fn spent_retention_ms() -> i64 {
+    i64::try_from(pod_ports::oauth::SPENT_REFRESH_RETENTION.as_millis()).unwrap_or(i64::MAX)
+}

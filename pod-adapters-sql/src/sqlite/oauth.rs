@@ -14,7 +14,7 @@ use super::engine::Engine;
 use super::error::{SqliteRow, db_error, write_error};
 use crate::rows::oauth::{
     CODE_COLUMNS, CODE_RETENTION_MS, GRANT_COLUMNS, client_from_row, code_from_row, grant_from_row,
-    join_uris,
+    join_uris, spent_retention_ms,
 };
 
 fn execute(
@@ -277,6 +277,11 @@ impl Engine {
                 conn,
                 "UPDATE oauth_refresh_tokens SET spent_at = ?2 WHERE digest = ?1",
                 params![old, now],
+            )?;
+            execute(
+                conn,
+                "DELETE FROM oauth_refresh_tokens WHERE grant_id = ?1 AND spent_at < ?2",
+                params![grant.id.as_str(), now - spent_retention_ms()],
             )?;
             insert_refresh(conn, &new, grant.id.as_str(), now)?;
             Ok(Rotation::Rotated(grant))

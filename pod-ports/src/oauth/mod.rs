@@ -34,6 +34,10 @@ pub use service::{
     ValidAuthorization,
 };
 
+/// How long a spent refresh token is remembered for reuse detection: a
+/// grant refreshed every hour keeps about 720 of them.
+pub const SPENT_REFRESH_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// The id of a grant: random, 128 bits, base64url (22 characters).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GrantId(String);
@@ -242,7 +246,9 @@ pub trait OAuthStore: Send + Sync {
     /// Spends the refresh token `old` and adds `new` to its grant, in one
     /// transaction. A token spent before revokes its grant
     /// ([`Rotation::Reused`]). Of two calls for one token, exactly one
-    /// rotates it (and the other revokes the grant).
+    /// rotates it (and the other revokes the grant). May forget the grant's
+    /// tokens spent more than [`SPENT_REFRESH_RETENTION`] before `now` (a
+    /// forgotten token is refused as unknown, without revoking).
     async fn rotate_refresh(
         &self,
         old: &[u8],

@@ -8,6 +8,7 @@ use super::MemoryStore;
 use crate::StoreError;
 use crate::oauth::{
     AuthorizationCode, Grant, GrantId, NewGrant, OAuthClient, OAuthStore, Redemption, Rotation,
+    SPENT_REFRESH_RETENTION,
 };
 
 /// The OAuth part of the memory store's state.
@@ -17,8 +18,8 @@ pub(super) struct OAuthState {
     /// Codes with the grant their redemption made, if any, and whether used.
     codes: Vec<(AuthorizationCode, bool, Option<GrantId>)>,
     grants: Vec<Grant>,
-    /// Refresh token digests: (digest, grant, spent).
-    refresh: Vec<(Vec<u8>, GrantId, bool)>,
+    /// Refresh token digests: (digest, grant, when spent).
+    refresh: Vec<(Vec<u8>, GrantId, Option<Timestamp>)>,
 }
 
 impl OAuthState {
@@ -129,7 +130,7 @@ impl OAuthStore for MemoryStore {
             oauth.grants.push(new.grant.clone());
             oauth
                 .refresh
-                .push((new.refresh_digest.clone(), new.grant.id.clone(), false));
+                .push((new.refresh_digest.clone(), new.grant.id.clone(), None));
         }
         Ok(Redemption::Redeemed)
     }
@@ -161,12 +162,16 @@ impl OAuthStore for MemoryStore {
         if !grant.is_active() {
             return Ok(Rotation::Revoked);
         }
-        if spent {
+        if spent.is_some() {
             oauth.revoke(&id, now);
             return Ok(Rotation::Reused);
         }
-        entry.2 = true;
-        oauth.refresh.push((new.to_vec(), id, false));
+        entry.2 = Some(now);
+        let horizon = now.unix_millis() - SPENT_REFRESH_RETENTION.as_millis() as i64;
+        oauth
+            .refresh
+            .retain(|(_, g, spent)| g != &id || spent.is_none_or(|at| at.unix_millis() >= horizon));
+        oauth.refresh.push((new.to_vec(), id, None));
         Ok(Rotation::Rotated(grant))
     }
 

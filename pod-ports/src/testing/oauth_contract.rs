@@ -25,6 +25,7 @@ macro_rules! oauth_store_contract {
             oauth_two_concurrent_redemptions_of_one_code_give_exactly_one_grant,
             oauth_refresh_rotation_spends_the_old_token_and_reuse_revokes_the_family,
             oauth_two_concurrent_rotations_of_one_token_rotate_once,
+            oauth_spent_refresh_tokens_are_forgotten_after_the_retention,
             oauth_revoking_grants_by_client_customer_and_id,
             oauth_removing_a_client_revokes_its_grants,
         );
@@ -417,4 +418,59 @@ pub async fn oauth_removing_a_client_revokes_its_grants(store: Arc<dyn OAuthStor
     assert_eq!(store.client("alexa").await.unwrap(), None);
     assert!(!is_active(&store, "g1").await);
     assert_eq!(store.code(&[2; 32]).await.unwrap(), None);
+}
+
+/// A grant refreshed for months keeps only the tokens spent within
+/// [`SPENT_REFRESH_RETENTION`](crate::oauth::SPENT_REFRESH_RETENTION); an
+/// older one is unknown (refused, revoking nothing), a recent one is still
+/// a reuse.
+pub async fn oauth_spent_refresh_tokens_are_forgotten_after_the_retention(
+    store: Arc<dyn OAuthStore>,
+) {
+    store.add_client(&client("alexa")).await.unwrap();
+    store.save_code(&code(1, "alexa", ann())).await.unwrap();
+    store
+        .consume_code(&[1; 32], Some(&new_grant("g1", "alexa", ann(), 11)), at(2))
+        .await
+        .unwrap();
+    let day = 86_400;
+    assert!(matches!(
+        store
+            .rotate_refresh(&[11; 32], &[12; 32], at(3))
+            .await
+            .unwrap(),
+        Rotation::Rotated(_)
+    ));
+    assert!(matches!(
+        store
+            .rotate_refresh(&[12; 32], &[13; 32], at(3 + 20 * day))
+            .await
+            .unwrap(),
+        Rotation::Rotated(_)
+    ));
+    // 31 days after the first was spent: it is forgotten, the second is not.
+    assert!(matches!(
+        store
+            .rotate_refresh(&[13; 32], &[14; 32], at(3 + 31 * day))
+            .await
+            .unwrap(),
+        Rotation::Rotated(_)
+    ));
+    assert_eq!(store.refresh_grant(&[11; 32]).await.unwrap(), None);
+    assert_eq!(
+        store
+            .rotate_refresh(&[11; 32], &[15; 32], at(3 + 31 * day))
+            .await
+            .unwrap(),
+        Rotation::Unknown
+    );
+    assert!(is_active(&store, "g1").await);
+    assert_eq!(
+        store
+            .rotate_refresh(&[12; 32], &[15; 32], at(3 + 31 * day))
+            .await
+            .unwrap(),
+        Rotation::Reused
+    );
+    assert!(!is_active(&store, "g1").await);
 }
