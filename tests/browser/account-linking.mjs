@@ -230,6 +230,7 @@ async function main() {
     await step("the authorization request asks a signed-out person to sign in", async () => {
       await page.goto(authorizeUrl("state-one", firstPkce.challenge));
       expect(new URL(page.url()).pathname === "/app/sign-in", `not at sign-in: ${page.url()}`);
+      await page.getByText("Sign in to link your account").waitFor();
       await page.getByLabel("User name or email").fill("demo");
       await page.getByRole("button", { name: "Send me a code" }).click();
       await page.getByLabel("Code").waitFor();

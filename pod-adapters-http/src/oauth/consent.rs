@@ -76,7 +76,7 @@ pub(crate) async fn page(
         Err(AppError::SignInFirst) => {
             let back = format!("{}/oauth/authorize?{query}", app.web.app_path());
             let jar = remember_return(app, jar, &back);
-            return (jar, app.redirect("/sign-in")).into_response();
+            return (jar, app.redirect("/sign-in?notice=link")).into_response();
         }
         Err(other) => return app.error_page(other),
     };

@@ -569,7 +569,7 @@ async fn a_visitor_signs_in_first_and_comes_back_to_the_consent_page() {
     let consent = page.location();
     let page = env.get(&consent, None).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    assert_eq!(page.location(), "/app/sign-in");
+    assert_eq!(page.location(), "/app/sign-in?notice=link");
     let back = page
         .headers
         .get_all(header::SET_COOKIE)
@@ -584,7 +584,8 @@ async fn a_visitor_signs_in_first_and_comes_back_to_the_consent_page() {
     );
     let back = back.split(';').next().unwrap().to_owned();
     // Sign in with a code, carrying the return cookie.
-    let page = env.get("/app/sign-in", Some(&back)).await;
+    let page = env.get("/app/sign-in?notice=link", Some(&back)).await;
+    assert!(page.body.contains("Sign in to link your account"));
     let session = page
         .headers
         .get_all(header::SET_COOKIE)
