@@ -21,3 +21,8 @@ cargo test --workspace --all-features --locked --no-fail-fast
 # The web app in a real browser (Debian's Chromium, playwright-core). The
 # cargo run above built the pod binary; the test builds it if it is missing.
 POD_BIN="$CARGO_TARGET_DIR/debug/pod" node tests/browser/web-app.mjs
+
+# Account linking against pod's own OAuth 2.0 server, in the same browser:
+# authorize, consent, code for tokens, voice with the linked token, refresh,
+# reuse detection, unlink.
+POD_BIN="$CARGO_TARGET_DIR/debug/pod" node tests/browser/account-linking.mjs

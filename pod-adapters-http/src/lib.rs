@@ -26,6 +26,7 @@ pub mod app;
 mod error;
 mod events;
 mod metrics;
+pub mod oauth;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +44,7 @@ use tower_http::trace::TraceLayer;
 pub use app::{PrivacyPolicy, SignInMethod, WebApp, WebAppConfig};
 pub use events::{Live, LiveEvents};
 pub use metrics::Metrics;
+pub use oauth::OAuthServer;
 use pod_alexa::verify::RequestVerifier;
 
 /// Limits and switches of the HTTP surfaces.
@@ -82,6 +84,7 @@ pub struct HttpState {
     web: Option<Arc<WebApp>>,
     skill_events: Arc<SkillEvents>,
     answers: Arc<dyn AnsweredRequests>,
+    oauth: Option<Arc<OAuthServer>>,
 }
 
 struct Inner {
@@ -118,6 +121,7 @@ impl HttpState {
             }),
             web: None,
             answers: Arc::new(alexa::replay::LocalAnswers::default()),
+            oauth: None,
         }
     }
 
@@ -145,6 +149,14 @@ impl HttpState {
     /// Serves the web app at `/app` too.
     pub fn with_web_app(mut self, web: WebApp) -> Self {
         self.web = Some(Arc::new(web));
+        self
+    }
+
+    /// Serves the OAuth 2.0 authorization server too (`/oauth/*` and its
+    /// pages under `/app`); only together with a web app, which signs
+    /// people in.
+    pub fn with_oauth(mut self, oauth: OAuthServer) -> Self {
+        self.oauth = Some(Arc::new(oauth));
         self
     }
 
@@ -255,7 +267,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
     if let Some(web) = state.web.clone() {
-        router = router.merge(app::router(state.clone(), web));
+        router = router.merge(app::router(state.clone(), web.clone()));
+        if let Some(oauth) = state.oauth.clone() {
+            router = router.merge(oauth::router(state.clone(), web, oauth));
+        }
     }
     if config.serve_metrics {
         router = router.route("/metrics", get(render_metrics));

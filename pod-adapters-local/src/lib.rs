@@ -19,6 +19,7 @@
 
 mod codes;
 mod delivery;
+mod secrets;
 mod system;
 mod tokens;
 mod users;
@@ -31,9 +32,11 @@ pub use delivery::{
     WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, WebhookConfig, WebhookConfigError,
     WebhookDelivery, WebhookPayload, webhook_signature,
 };
+pub use secrets::OsSecrets;
 pub use system::{OsCodeGenerator, SystemClock, UuidOrderIds};
 pub use tokens::{
-    DEFAULT_AUDIENCE, KeyError, LOCAL_ISSUER, LocalAccessTokens, LocalTokenConfig, LocalTokenKey,
+    DEFAULT_AUDIENCE, GrantCheckedTokens, KeyError, LOCAL_ISSUER, LocalAccessTokens,
+    LocalTokenConfig, LocalTokenKey,
 };
 pub use users::{
     LOCAL_ID_PREFIX, LocalDirectory, LocalUsers, UserError, local_customer_id, normalize_phone,

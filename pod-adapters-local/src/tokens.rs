@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use aws_lc_rs::{hmac, rand as lc_rand};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use pod_domain::{CustomerId, Timestamp};
-use pod_ports::{AccessTokens, Clock, TokenError};
+use pod_ports::oauth::GrantId;
+use pod_ports::{AccessTokens, Clock, GrantTokens, OAuthStore, TokenError};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
@@ -234,6 +235,9 @@ struct IssuedClaims<'a> {
     sub: &'a str,
     iat: i64,
     exp: i64,
+    /// The OAuth grant the token was issued under (account linking).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gid: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -242,6 +246,8 @@ struct CheckedClaims {
     exp: i64,
     #[serde(default)]
     nbf: Option<i64>,
+    #[serde(default)]
+    gid: Option<String>,
 }
 
 /// [`AccessTokens`] for pod's own identity: JWTs signed with HS256 under
@@ -295,6 +301,16 @@ impl LocalAccessTokens {
     /// `pod token NAME --ttl 1h`). The whole `ttl` counts in whole seconds,
     /// rounded down; the token is not checked against the user store.
     pub fn issue(&self, user: &CustomerId, ttl: Duration, now: Timestamp) -> String {
+        self.issue_claims(user, None, ttl, now)
+    }
+
+    fn issue_claims(
+        &self,
+        user: &CustomerId,
+        grant: Option<&str>,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> String {
         let iat = now.unix_seconds();
         let ttl_secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
         let claims = IssuedClaims {
@@ -303,6 +319,7 @@ impl LocalAccessTokens {
             sub: user.as_str(),
             iat,
             exp: iat.saturating_add(ttl_secs),
+            gid: grant,
         };
         // Serialising plain strings and integers and signing with HMAC
         // cannot fail.
@@ -310,7 +327,28 @@ impl LocalAccessTokens {
             .expect("HS256 signing of plain claims cannot fail")
     }
 
+    /// The customer a valid token names, and the OAuth grant it was issued
+    /// under (`None` for tokens of `pod token`).
+    pub fn check_with_grant(
+        &self,
+        token: &str,
+    ) -> Result<(CustomerId, Option<GrantId>), TokenError> {
+        let (customer, gid) = self.check_claims(token)?;
+        let grant = match gid {
+            Some(raw) => Some(
+                GrantId::parse(raw)
+                    .ok_or_else(|| TokenError::Invalid("malformed grant id".into()))?,
+            ),
+            None => None,
+        };
+        Ok((customer, grant))
+    }
+
     fn check(&self, token: &str) -> Result<CustomerId, TokenError> {
+        self.check_claims(token).map(|(customer, _)| customer)
+    }
+
+    fn check_claims(&self, token: &str) -> Result<(CustomerId, Option<String>), TokenError> {
         let data = jsonwebtoken::decode::<CheckedClaims>(token, &self.decoding, &self.validation)
             .map_err(|e| TokenError::Invalid(describe(&e)))?;
         let claims = data.claims;
@@ -324,8 +362,9 @@ impl LocalAccessTokens {
         {
             return Err(TokenError::Invalid("token not yet valid".into()));
         }
-        CustomerId::parse(claims.sub)
-            .map_err(|_| TokenError::Invalid("token subject is not a customer id".into()))
+        let customer = CustomerId::parse(claims.sub)
+            .map_err(|_| TokenError::Invalid("token subject is not a customer id".into()))?;
+        Ok((customer, claims.gid))
     }
 }
 
@@ -345,6 +384,74 @@ fn describe(error: &jsonwebtoken::errors::Error) -> String {
         | ErrorKind::Json(_)
         | ErrorKind::Utf8(_) => "malformed token".into(),
         _ => "token does not verify".into(),
+    }
+}
+
+impl GrantTokens for LocalAccessTokens {
+    fn issue(
+        &self,
+        customer: &CustomerId,
+        grant: &GrantId,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> String {
+        self.issue_claims(customer, Some(grant.as_str()), ttl, now)
+    }
+
+    fn grant_of(&self, token: &str) -> Option<GrantId> {
+        // The signature, issuer and audience are checked; the time is not
+        // (revoking an expired token is harmless).
+        let data =
+            jsonwebtoken::decode::<CheckedClaims>(token, &self.decoding, &self.validation).ok()?;
+        data.claims.gid.and_then(GrantId::parse)
+    }
+}
+
+/// [`AccessTokens`] for the embedded mode with account linking: a local
+/// token issued under an OAuth grant works only while that grant is active
+/// (one indexed read of the grant per check), so an unlink, a reused
+/// refresh token or the operator ends it at once rather than at its expiry.
+/// Tokens without a grant (`pod token NAME`) are checked as
+/// [`LocalAccessTokens`] checks them.
+pub struct GrantCheckedTokens {
+    tokens: Arc<LocalAccessTokens>,
+    grants: Arc<dyn OAuthStore>,
+}
+
+impl fmt::Debug for GrantCheckedTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrantCheckedTokens")
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GrantCheckedTokens {
+    /// `tokens`, with grants looked up in `grants`.
+    pub fn new(tokens: Arc<LocalAccessTokens>, grants: Arc<dyn OAuthStore>) -> Self {
+        GrantCheckedTokens { tokens, grants }
+    }
+}
+
+#[async_trait]
+impl AccessTokens for GrantCheckedTokens {
+    async fn customer_for_token(&self, token: &str) -> Result<CustomerId, TokenError> {
+        let (customer, grant) = self.tokens.check_with_grant(token).inspect_err(|e| {
+            if let TokenError::Invalid(reason) = e {
+                debug!(%reason, "local access token rejected");
+            }
+        })?;
+        let Some(grant) = grant else {
+            return Ok(customer);
+        };
+        match self.grants.grant(&grant).await {
+            Ok(Some(g)) if g.is_active() && g.customer == customer => Ok(customer),
+            Ok(_) => {
+                debug!(%grant, "access token of a revoked grant rejected");
+                Err(TokenError::Invalid("the token's grant was revoked".into()))
+            }
+            Err(error) => Err(TokenError::Unavailable(format!("grant store: {error}"))),
+        }
     }
 }
 

@@ -880,3 +880,74 @@ proptest::proptest! {
         }
     }
 }
+
+/// Account linking: a token issued under a grant names it, works while the
+/// grant is active and stops the moment it is revoked; `pod token` tokens
+/// (no grant) are unaffected.
+#[tokio::test]
+async fn grant_tokens_work_only_while_their_grant_is_active() {
+    use pod_ports::oauth::{AuthorizationCode, Grant, GrantId, NewGrant};
+    use pod_ports::testing::MemoryStore;
+    use pod_ports::{GrantTokens, OAuthStore};
+
+    let clock = ManualClock::starting_at(Timestamp::from_unix_millis(T0));
+    let key = LocalTokenKey::from_bytes(&[9; 32]).unwrap();
+    let tokens = Arc::new(LocalAccessTokens::new(
+        &key,
+        LocalTokenConfig::default(),
+        clock.clone(),
+    ));
+    let store = Arc::new(MemoryStore::new());
+    let ann = CustomerId::parse("local|ann").unwrap();
+    let grant = GrantId::parse("g1").unwrap();
+    let now = clock.now();
+    store
+        .save_code(&AuthorizationCode {
+            digest: vec![1; 32],
+            client_id: "alexa".into(),
+            customer: ann.clone(),
+            redirect_uri: "https://a.example/cb".into(),
+            scope: "order".into(),
+            code_challenge: None,
+            created_at: now,
+            expires_at: now.plus(Duration::from_secs(60)),
+        })
+        .await
+        .unwrap();
+    let new = NewGrant {
+        grant: Grant {
+            id: grant.clone(),
+            client_id: "alexa".into(),
+            customer: ann.clone(),
+            scope: "order".into(),
+            created_at: now,
+            revoked_at: None,
+        },
+        refresh_digest: vec![2; 32],
+    };
+    store.consume_code(&[1; 32], Some(&new), now).await.unwrap();
+    let checked = GrantCheckedTokens::new(tokens.clone(), store.clone());
+    let linked = GrantTokens::issue(
+        tokens.as_ref(),
+        &ann,
+        &grant,
+        Duration::from_secs(3600),
+        now,
+    );
+    let plain = tokens.issue(&ann, Duration::from_secs(3600), now);
+    assert_eq!(tokens.grant_of(&linked), Some(grant.clone()));
+    assert_eq!(tokens.grant_of(&plain), None);
+    assert_eq!(tokens.grant_of("not a token"), None);
+    assert_eq!(checked.customer_for_token(&linked).await.unwrap(), ann);
+    // The plain verifier accepts it too (it knows nothing of grants).
+    assert_eq!(tokens.customer_for_token(&linked).await.unwrap(), ann);
+    store
+        .revoke_grants(None, None, Some(&grant), now)
+        .await
+        .unwrap();
+    assert!(matches!(
+        checked.customer_for_token(&linked).await,
+        Err(TokenError::Invalid(_))
+    ));
+    assert_eq!(checked.customer_for_token(&plain).await.unwrap(), ann);
+}

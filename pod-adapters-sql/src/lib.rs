@@ -7,7 +7,8 @@
 //! logs and lock, changed by version-checked commits), [`UserStore`] (the
 //! embedded identity's users), [`SessionStore`] (the web app's sessions,
 //! keyed by a hash of the id), [`AlexaLinks`] (which customer an Alexa
-//! user linked, from skill events) and [`AnsweredRequests`] (the Alexa requests
+//! user linked, from skill events), [`OAuthStore`] (the OAuth server's
+//! clients, codes, grants and refresh tokens, secrets kept as SHA-256) and [`AnsweredRequests`] (the Alexa requests
 //! claimed and answered, so that a replay changes nothing: a claim is an
 //! `INSERT … ON CONFLICT` on the request id, a job of the writer on SQLite
 //! and one autocommitted statement on PostgreSQL, shared by every server;
@@ -126,6 +127,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use pod_domain::{Account, Change, CustomerId, Order, OrderId, Timestamp};
+use pod_ports::OAuthStore;
+use pod_ports::oauth::{
+    AuthorizationCode, Grant, GrantId, NewGrant, OAuthClient, Redemption, Rotation,
+};
 use pod_ports::{
     AccountStore, AlexaLinks, AlexaUserId, AnsweredRequests, Claim, LocalUser, OrderEvents,
     Session, SessionId, SessionStore, StoreError, StoreTelemetry, UserStore,
@@ -562,6 +567,114 @@ impl AlexaLinks for SqlStore {
         match &self.backend {
             Backend::Sqlite(engine) => engine.customer_of(alexa_user),
             Backend::Postgres(db) => db.customer_of(alexa_user).await,
+        }
+    }
+}
+
+#[async_trait]
+impl OAuthStore for SqlStore {
+    async fn add_client(&self, client: &OAuthClient) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.add_oauth_client(client).await,
+            Backend::Postgres(db) => db.add_oauth_client(client).await,
+        }
+    }
+
+    async fn client(&self, id: &str) -> Result<Option<OAuthClient>, StoreError> {
+        let clients = match &self.backend {
+            Backend::Sqlite(engine) => engine.oauth_clients(Some(id))?,
+            Backend::Postgres(db) => db.oauth_clients(Some(id)).await?,
+        };
+        Ok(clients.into_iter().next())
+    }
+
+    async fn clients(&self) -> Result<Vec<OAuthClient>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.oauth_clients(None),
+            Backend::Postgres(db) => db.oauth_clients(None).await,
+        }
+    }
+
+    async fn remove_client(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.remove_oauth_client(id, now).await,
+            Backend::Postgres(db) => db.remove_oauth_client(id, now).await,
+        }
+    }
+
+    async fn save_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.save_oauth_code(code).await,
+            Backend::Postgres(db) => db.save_oauth_code(code).await,
+        }
+    }
+
+    async fn code(&self, digest: &[u8]) -> Result<Option<AuthorizationCode>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.oauth_code(digest),
+            Backend::Postgres(db) => db.oauth_code(digest).await,
+        }
+    }
+
+    async fn consume_code(
+        &self,
+        digest: &[u8],
+        grant: Option<&NewGrant>,
+        now: Timestamp,
+    ) -> Result<Redemption, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.consume_oauth_code(digest, grant, now).await,
+            Backend::Postgres(db) => db.consume_oauth_code(digest, grant, now).await,
+        }
+    }
+
+    async fn refresh_grant(&self, digest: &[u8]) -> Result<Option<Grant>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.oauth_refresh_grant(digest),
+            Backend::Postgres(db) => db.oauth_refresh_grant(digest).await,
+        }
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old: &[u8],
+        new: &[u8],
+        now: Timestamp,
+    ) -> Result<Rotation, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.rotate_oauth_refresh(old, new, now).await,
+            Backend::Postgres(db) => db.rotate_oauth_refresh(old, new, now).await,
+        }
+    }
+
+    async fn grant(&self, id: &GrantId) -> Result<Option<Grant>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.oauth_grant(id),
+            Backend::Postgres(db) => db.oauth_grant(id).await,
+        }
+    }
+
+    async fn grants_of(&self, customer: &CustomerId) -> Result<Vec<Grant>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => engine.oauth_grants_of(customer),
+            Backend::Postgres(db) => db.oauth_grants_of(customer).await,
+        }
+    }
+
+    async fn revoke_grants(
+        &self,
+        client: Option<&str>,
+        customer: Option<&CustomerId>,
+        grant: Option<&GrantId>,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(engine) => {
+                engine
+                    .revoke_oauth_grants(client, customer, grant, now)
+                    .await
+            }
+            Backend::Postgres(db) => db.revoke_oauth_grants(client, customer, grant, now).await,
         }
     }
 }

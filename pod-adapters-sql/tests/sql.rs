@@ -270,6 +270,31 @@ mod links {
     }
 }
 
+mod oauth_contract {
+    use super::*;
+
+    async fn on_file() -> (Arc<dyn pod_ports::OAuthStore>, TempDir) {
+        let dir = TempDir::new().unwrap();
+        let store = open(&dir).await;
+        (Arc::new(store), dir)
+    }
+
+    pod_ports::oauth_store_contract!(on_file);
+
+    mod in_memory {
+        use super::*;
+
+        async fn in_memory() -> (Arc<dyn pod_ports::OAuthStore>, ()) {
+            (
+                Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap()),
+                (),
+            )
+        }
+
+        pod_ports::oauth_store_contract!(in_memory);
+    }
+}
+
 // ---------------------------------------------------------------- opening
 
 #[tokio::test]
@@ -289,13 +314,17 @@ async fn open_creates_the_file_in_wal_mode_and_migrates() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     assert_eq!(
         tables(&conn),
         [
             "accounts",
             "alexa_links",
             "answered_requests",
+            "oauth_clients",
+            "oauth_codes",
+            "oauth_grants",
+            "oauth_refresh_tokens",
             "orders",
             "sessions",
             "users"

@@ -12,7 +12,10 @@
 //! ([`AlexaLinks`]), and the requests answered already ([`AnsweredRequests`],
 //! so a replayed request changes nothing). Adapters in other crates implement them; `pod-server`
 //! wires them together. The [`SignInService`] signs people in to the web app
-//! with the same code limits as voice ordering.
+//! with the same code limits as voice ordering. [`oauth`] is pod as the
+//! OAuth 2.0 server Alexa links accounts against: its ports
+//! ([`OAuthStore`], [`GrantTokens`], [`Secrets`]) and the
+//! [`OAuthService`].
 //!
 //! With the `mock` feature every port has a `mockall` mock (`MockOrderStore`,
 //! ...) for service tests in other crates. [`testing`] has an in-memory
@@ -26,6 +29,7 @@ mod answers;
 mod codes;
 mod identity;
 mod links;
+pub mod oauth;
 mod service;
 mod sessions;
 mod sign_in;
@@ -39,6 +43,7 @@ pub use codes::{
 };
 pub use identity::{AccessTokens, CustomerDirectory, DirectoryError, TokenError};
 pub use links::{AlexaLinks, AlexaUserId};
+pub use oauth::{GrantTokens, OAuthService, OAuthStore, Secrets};
 pub use service::{
     CancelOutcome, ConfirmOutcome, Disabled, LinkOutcome, OrderingService, PlaceOutcome, Ports,
     ServiceError, SkillEvents,

@@ -10,17 +10,21 @@ use axum::Router;
 use axum_server::accept::DefaultAcceptor;
 use axum_server::tls_rustls::RustlsAcceptor;
 use pod_adapters_http::{
-    HttpConfig, HttpState, LiveEvents, Metrics, PrivacyPolicy, SignInMethod, WebApp, WebAppConfig,
+    HttpConfig, HttpState, LiveEvents, Metrics, OAuthServer, PrivacyPolicy, SignInMethod, WebApp,
+    WebAppConfig,
 };
 use pod_adapters_local::{
-    CodeDelivery, LocalAccessTokens, LocalCodes, LocalCodesConfig, LocalDirectory,
-    LocalTokenConfig, LocalTokenKey, LocalUsers, OsCodeGenerator, Outbox, SmtpConfig, SmtpDelivery,
-    SystemClock, TwilioDelivery, UuidOrderIds, WebhookDelivery,
+    CodeDelivery, GrantCheckedTokens, LocalAccessTokens, LocalCodes, LocalCodesConfig,
+    LocalDirectory, LocalTokenConfig, LocalTokenKey, LocalUsers, OsCodeGenerator, OsSecrets,
+    Outbox, SmtpConfig, SmtpDelivery, SystemClock, TwilioDelivery, UuidOrderIds, WebhookDelivery,
 };
 use pod_adapters_sql::{SqlStore, StoreEvents};
 use pod_alexa::verify::{DevSigningKeys, RequestVerifier, VerifierConfig, VerifyMode};
 use pod_domain::Channel;
-use pod_ports::{Clock, OrderingService, Passwordless, Ports, SignInService, WebLogin};
+use pod_ports::oauth::OAuthConfig;
+use pod_ports::{
+    Clock, GrantTokens, OAuthService, OrderingService, Passwordless, Ports, SignInService, WebLogin,
+};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -134,6 +138,26 @@ pub fn local_access_tokens(
     )
 }
 
+/// The OAuth 2.0 server of the embedded mode over `store`, issuing
+/// `tokens` (for `pod serve` and `pod clients`).
+pub fn oauth_service(
+    access_token_lifetime: std::time::Duration,
+    store: &Arc<SqlStore>,
+    tokens: Arc<dyn GrantTokens>,
+    clock: Arc<dyn Clock>,
+) -> OAuthService {
+    OAuthService::new(
+        store.clone(),
+        tokens,
+        Arc::new(OsSecrets),
+        clock,
+        OAuthConfig {
+            access_token_lifetime,
+            ..OAuthConfig::default()
+        },
+    )
+}
+
 /// The development Alexa signing keys, created on first use.
 pub fn dev_signing_keys(data_dir: &Path) -> anyhow::Result<DevSigningKeys> {
     let dir = data_dir.join(ALEXA_DEV_DIR);
@@ -151,6 +175,10 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// What the identity settings give the server: its ports, the OIDC login
+/// of the web app (Auth0), and the OAuth server (the embedded mode).
+type Identity = (Ports, Option<Arc<dyn WebLogin>>, Option<OAuthService>);
 
 impl Application {
     /// Opens the store, builds the adapters and the service, and binds the
@@ -174,10 +202,20 @@ impl Application {
                 .context("POD_DATABASE_URL: cannot listen for order events")?
         };
 
-        let (ports, oidc): (Ports, Option<Arc<dyn WebLogin>>) = match &settings.identity {
+        let (ports, oidc, oauth): Identity = match &settings.identity {
             IdentitySettings::Embedded => {
                 let key = local_token_key(&settings.data_dir)?;
                 let tokens = local_access_tokens(&key, &settings.api_audience, clock.clone());
+                let tokens = Arc::new(tokens);
+                // pod is the OAuth server Alexa links accounts against; the
+                // tokens it issues work only while their grant is active.
+                let oauth = oauth_service(
+                    settings.oauth_access_token_ttl,
+                    &shared_store,
+                    tokens.clone(),
+                    clock.clone(),
+                );
+                let tokens = GrantCheckedTokens::new(tokens, shared_store.clone());
                 // The outbox is the development delivery: only for the
                 // channels no real delivery handles (with SMTP, email codes
                 // are written nowhere but the mail).
@@ -228,7 +266,7 @@ impl Application {
                     clock: clock.clone(),
                     ids: Arc::new(UuidOrderIds),
                 };
-                (ports, None)
+                (ports, None, Some(oauth))
             }
             IdentitySettings::Auth0(auth0_settings) => {
                 let identity = auth0::build(auth0_settings, clock.clone())?;
@@ -241,7 +279,8 @@ impl Application {
                     clock: clock.clone(),
                     ids: Arc::new(UuidOrderIds),
                 };
-                (ports, Some(identity.oidc as Arc<dyn WebLogin>))
+                // Auth0 is the authorization server Alexa links against.
+                (ports, Some(identity.oidc as Arc<dyn WebLogin>), None)
             }
         };
         let web_app = web_app(settings, &ports, oidc, &shared_store, &events)?;
@@ -291,14 +330,30 @@ impl Application {
         .with_alexa_links(shared_store.clone())
         .with_answered_requests(shared_store)
         .with_web_app(web_app);
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("POD_LISTEN: cannot listen on {}", settings.listen))?;
+        let state = match oauth {
+            Some(oauth) => {
+                // The public URL defaults to the listen address; on port 0
+                // that is the port the system picked.
+                let mut public_url = settings.public_url.clone();
+                let listen = settings.listen.to_string();
+                if settings.listen.port() == 0 && public_url.ends_with(&listen) {
+                    public_url = public_url.replace(&listen, &listener.local_addr()?.to_string());
+                }
+                state.with_oauth(OAuthServer::new(
+                    oauth,
+                    &format!("{public_url}{}", settings.base_path),
+                ))
+            }
+            None => state,
+        };
         let mut router = pod_adapters_http::router(state);
         if !settings.base_path.is_empty() {
             router = Router::new().nest(&settings.base_path, router);
         }
 
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("POD_LISTEN: cannot listen on {}", settings.listen))?;
         let metrics = match settings.metrics_listen {
             Some(addr) => {
                 let listener = TcpListener::bind(addr)

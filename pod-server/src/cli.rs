@@ -64,6 +64,9 @@ enum Command {
     /// Manage the embedded mode's local users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage the OAuth clients (Alexa skills) that link accounts against the embedded mode.
+    #[command(subcommand)]
+    Clients(crate::clients::ClientsCommand),
     /// Print an access token for a local user: what account linking would give Alexa.
     Token {
         /// The user name.
@@ -280,6 +283,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Serve(command) => serve_command(&command.serve, &command.data).await,
         Command::Users(command) => users_command(command).await,
+        Command::Clients(command) => crate::clients::clients_command(command).await,
         Command::Token { name, ttl, data } => token_command(&name, ttl, &data).await,
         Command::Outbox {
             user,

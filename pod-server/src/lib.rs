@@ -9,6 +9,7 @@
 pub mod app;
 pub mod auth0;
 pub mod cli;
+pub mod clients;
 pub mod conn;
 pub mod settings;
 pub mod simulate;

@@ -43,6 +43,8 @@ mod exposure;
 mod faults;
 #[path = "blackbox/hardening.rs"]
 mod hardening;
+#[path = "blackbox/oauth.rs"]
+mod oauth;
 #[path = "blackbox/replay.rs"]
 mod replay;
 #[path = "blackbox/simulate.rs"]

@@ -21,9 +21,9 @@
 mod assets;
 mod csrf;
 mod live;
-mod pages;
+pub(crate) mod pages;
 mod sign_in;
-mod views;
+pub(crate) mod views;
 
 use std::fmt;
 use std::sync::Arc;

@@ -30,6 +30,7 @@ impl Notice {
             }
             "cleared" => "Your confirmed orders are cleared.",
             "signed-out" => "You are signed out.",
+            "link" => "Sign in to link your account; you will then see what the skill asks for.",
             "not-sent-limit" => {
                 "No new code was sent: this account asked for too many sign-in codes in the last hour. A code sent earlier still works until it expires."
             }

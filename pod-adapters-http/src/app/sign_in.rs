@@ -366,10 +366,17 @@ async fn sign_in_as(
     };
     info!(%customer, unlocked, "signed in to the web app");
     let notice = if unlocked { "unlocked" } else { "signed-in" };
+    // Back to an account-linking consent page, when that is where the
+    // person was going.
+    let (jar, back) = crate::oauth::take_return(state, jar);
+    let to = match back {
+        Some(back) => see_other(&back),
+        None => state.redirect(&format!("?notice={notice}")),
+    };
     let jar = jar
         .add(state.cookie(&new_id, lifetime))
         .remove(state.csrf_cookie_attributes());
-    Ok((jar, state.redirect(&format!("?notice={notice}"))).into_response())
+    Ok((jar, to).into_response())
 }
 
 /// `POST /app/sign-in/restart`: forget the sign-in under way (the code asked

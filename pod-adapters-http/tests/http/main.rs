@@ -39,6 +39,7 @@ mod app;
 mod can_fulfill;
 mod cancel;
 mod faults;
+mod oauth;
 mod replay;
 mod skill_events;
 mod support;

@@ -47,6 +47,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../migrations/postgres/0003_answered_requests.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../../migrations/postgres/0004_oauth.sql"),
+    },
 ];
 
 /// The schema version this build of pod writes.

@@ -14,6 +14,7 @@ mod error;
 pub(crate) mod events;
 mod links;
 pub(crate) mod migrate;
+mod oauth;
 mod sessions;
 mod users;
 

@@ -7,6 +7,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod links;
+pub(crate) mod oauth;
 pub(crate) mod orders;
 pub(crate) mod sessions;
 pub(crate) mod users;

@@ -45,6 +45,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         sql: include_str!("../../migrations/0005_answered_requests.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("../../migrations/0006_oauth.sql"),
+    },
 ];
 
 /// The schema version this build of pod writes.

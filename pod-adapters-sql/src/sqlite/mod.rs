@@ -10,6 +10,7 @@ mod error;
 mod faults;
 mod links;
 pub(crate) mod migrate;
+mod oauth;
 mod orders;
 mod sessions;
 mod users;

@@ -190,6 +190,17 @@ mod answers {
     pod_ports::answered_requests_contract!(make_store);
 }
 
+mod oauth_contract {
+    use super::*;
+
+    async fn make_store() -> (Arc<dyn pod_ports::OAuthStore>, TestDb) {
+        let (db, store) = store().await;
+        (Arc::new(store), db)
+    }
+
+    pod_ports::oauth_store_contract!(make_store);
+}
+
 // ---------------------------------------------------------------- connecting
 
 #[tokio::test]
@@ -207,13 +218,17 @@ async fn connect_migrates_an_empty_database_once() {
             "accounts",
             "alexa_links",
             "answered_requests",
+            "oauth_clients",
+            "oauth_codes",
+            "oauth_grants",
+            "oauth_refresh_tokens",
             "orders",
             "pod_schema_migrations",
             "sessions",
             "users"
         ]
     );
-    assert_eq!(schema_versions(&mut raw).await, [1, 2, 3]);
+    assert_eq!(schema_versions(&mut raw).await, [1, 2, 3, 4]);
     // Digests and session ids are BYTEA; keys sort bytewise.
     assert_eq!(
         strings(
@@ -250,7 +265,7 @@ async fn connect_migrates_an_empty_database_once() {
     store.close().await;
     let again = db.store().await;
     assert_eq!(again.load_account(&who).await.unwrap(), account);
-    assert_eq!(schema_versions(&mut raw).await, [1, 2, 3]);
+    assert_eq!(schema_versions(&mut raw).await, [1, 2, 3, 4]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -292,7 +307,7 @@ async fn servers_starting_together_on_an_empty_database_all_come_up() {
             );
         }
     }
-    assert_eq!(schema_versions(&mut db.raw().await).await, [1, 2, 3]);
+    assert_eq!(schema_versions(&mut db.raw().await).await, [1, 2, 3, 4]);
 }
 
 #[tokio::test]

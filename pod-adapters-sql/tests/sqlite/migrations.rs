@@ -154,13 +154,17 @@ fn concurrent_openers_of_a_new_file_all_succeed() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 5, "round {round}");
+        assert_eq!(version, 6, "round {round}");
         assert_eq!(
             tables(&conn),
             [
                 "accounts",
                 "alexa_links",
                 "answered_requests",
+                "oauth_clients",
+                "oauth_codes",
+                "oauth_grants",
+                "oauth_refresh_tokens",
                 "orders",
                 "sessions",
                 "users"
@@ -294,6 +298,10 @@ async fn an_old_sqlx_database_is_migrated_with_its_data() {
                 "accounts",
                 "alexa_links",
                 "answered_requests",
+                "oauth_clients",
+                "oauth_codes",
+                "oauth_grants",
+                "oauth_refresh_tokens",
                 "orders",
                 "sessions",
                 "users"
@@ -303,7 +311,7 @@ async fn an_old_sqlx_database_is_migrated_with_its_data() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 5);
+        assert_eq!(version, 6);
 
         // The lock count, the pending order with its code, the recent send
         // (in both logs: the old pod had one budget for both).

@@ -11,6 +11,9 @@ pub mod answers_contract;
 pub mod contract;
 #[cfg(any(test, feature = "testing"))]
 pub mod links_contract;
+mod oauth;
+#[cfg(any(test, feature = "testing"))]
+pub mod oauth_contract;
 #[cfg(any(test, feature = "testing"))]
 pub mod smtp;
 #[cfg(any(test, feature = "testing"))]
@@ -43,6 +46,7 @@ struct MemoryState {
     orders: HashMap<OrderId, Order>,
     links: HashMap<AlexaUserId, (CustomerId, Timestamp)>,
     answers: HashMap<String, AnsweredRequest>,
+    oauth: oauth::OAuthState,
 }
 
 #[derive(Debug)]
@@ -356,5 +360,15 @@ mod tests {
         }
 
         crate::answered_requests_contract!(memory);
+    }
+
+    mod oauth {
+        use super::*;
+
+        async fn memory() -> (Arc<dyn crate::OAuthStore>, ()) {
+            (Arc::new(MemoryStore::new()), ())
+        }
+
+        crate::oauth_store_contract!(memory);
     }
 }

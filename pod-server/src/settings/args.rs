@@ -214,6 +214,11 @@ pub struct ServeArgs {
     #[arg(long, env = "POD_PRIVACY_POLICY_FILE", help_heading = "Web app")]
     pub privacy_policy_file: Option<PathBuf>,
 
+    /// How long an access token issued to a linked skill (Alexa) works
+    /// (1m to 1d); its refresh token gets a new one. Unlinking ends it at once.
+    #[arg(long, env = "POD_OAUTH_ACCESS_TOKEN_TTL", default_value = "1h", value_parser = parse_duration, help_heading = "Account linking")]
+    pub oauth_access_token_ttl: Duration,
+
     /// The original sample's secrets.ini (KEY=value lines) with the Auth0
     /// settings listed below.
     #[arg(long, env = "POD_SECRETS", help_heading = "Auth0")]

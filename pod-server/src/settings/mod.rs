@@ -111,6 +111,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// The operator's privacy policy file.
     pub privacy_policy_file: Option<PathBuf>,
+    /// How long access tokens issued to linked skills work.
+    pub oauth_access_token_ttl: Duration,
 }
 
 /// Looks a key up in the environment first, then in the secrets file.
@@ -226,6 +228,15 @@ impl Settings {
                 .is_some_and(|u| !u.trim().is_empty()),
             matches!(identity, IdentitySettings::Auth0(_)),
         )?;
+        let oauth_access_token_ttl = serve.oauth_access_token_ttl;
+        if !(Duration::from_secs(60)..=Duration::from_secs(86_400))
+            .contains(&oauth_access_token_ttl)
+        {
+            bail!(
+                "{}: must be between 1m and 1d",
+                given.name("oauth_access_token_ttl")
+            );
+        }
         let public_url = match serve.public_url.as_deref() {
             Some(url) if !url.is_empty() => url.to_owned(),
             _ => format!(
@@ -259,6 +270,7 @@ impl Settings {
             secure_cookies,
             trust_forwarded_for: serve.trust_forwarded_for,
             privacy_policy_file: serve.privacy_policy_file.clone(),
+            oauth_access_token_ttl,
         })
     }
 }
@@ -334,6 +346,25 @@ mod tests {
         assert_eq!(s.policy, ConfirmationPolicy::default());
         assert_eq!(s.public_url, "http://127.0.0.1:7100");
         assert!(!s.secure_cookies);
+    }
+
+    #[test]
+    fn the_linked_access_token_lifetime_is_bounded_and_named() {
+        assert_eq!(
+            load(&[], &[]).unwrap().oauth_access_token_ttl,
+            Duration::from_secs(3600)
+        );
+        let s = load(&["--oauth-access-token-ttl", "15m"], &[]).unwrap();
+        assert_eq!(s.oauth_access_token_ttl, Duration::from_secs(900));
+        for bad in ["30s", "2d"] {
+            let error = load(&["--oauth-access-token-ttl", bad], &[]).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("--oauth-access-token-ttl: must be between 1m and 1d"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

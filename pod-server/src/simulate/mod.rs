@@ -36,8 +36,11 @@ use print::{print_answer, successful};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Speaker {
     /// The local user to speak as (their access token is attached).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "access_token")]
     pub user: Option<String>,
+    /// The access token to attach as is, such as the one account linking gave Alexa.
+    #[arg(long, env = "POD_SIMULATE_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
     /// The skill endpoint.
     #[arg(
         long,
@@ -90,9 +93,12 @@ fn parse_slot(raw: &str) -> Result<(String, String), String> {
 }
 
 async fn simulator_for(data: &DataArgs, speaker: &Speaker) -> anyhow::Result<Simulator> {
-    let token = match speaker.user.as_deref() {
-        Some(name) => Some(crate::cli::issue_token(data, name, Duration::from_secs(3600)).await?),
-        None => None,
+    let token = match (speaker.user.as_deref(), &speaker.access_token) {
+        (Some(name), _) => {
+            Some(crate::cli::issue_token(data, name, Duration::from_secs(3600)).await?)
+        }
+        (None, Some(token)) => Some(token.clone()),
+        (None, None) => None,
     };
     let keys = dev_signing_keys(&data.data_dir)?;
     Simulator::new(&speaker.url, keys, token, speaker.skill_id.clone())?
