@@ -11,7 +11,7 @@ use crate::harness::{CODE, Env, Reply, runtime};
 const MAX_STEPS: usize = 5;
 
 /// Input: up to five form posts, separated by a line `--`. Each is a path
-/// (only paths under `/app` are posted; others are skipped) on its first
+/// (only `/app` and paths under it are posted; others are skipped) on its first
 /// line and the `application/x-www-form-urlencoded` body after it, in which
 /// `$CSRF` becomes the CSRF token of the last page seen. The session cookie
 /// is kept from answer to answer, and a redirect within `/app` is followed
@@ -32,7 +32,7 @@ pub fn web_forms(data: &[u8]) {
         for step in crate::steps(&text, MAX_STEPS) {
             let (path, form) = step.split_once('\n').unwrap_or((step, ""));
             let path = path.trim();
-            if !path.starts_with("/app") {
+            if !in_web_app(path) {
                 continue;
             }
             let form = form.replace("$CSRF", &browser.csrf);
@@ -55,7 +55,7 @@ pub fn web_forms(data: &[u8]) {
             }
             if reply.status.is_redirection()
                 && let Some(location) = location(&reply)
-                && location.starts_with("/app")
+                && in_web_app(&location)
                 && !location.starts_with("/app/events")
             {
                 browser.get(&env, &location).await;
@@ -116,6 +116,11 @@ impl Browser {
         }
         reply
     }
+}
+
+/// `/app` and what is under it (`/apple` is not the web app's).
+fn in_web_app(path: &str) -> bool {
+    path == "/app" || path.starts_with("/app/") || path.starts_with("/app?")
 }
 
 fn location(reply: &Reply) -> Option<String> {
