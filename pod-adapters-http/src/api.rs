@@ -1,7 +1,7 @@
 //! `/api`: the JSON API for services and scripts, authenticated with
 //! `Authorization: Bearer <access token>`.
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -279,8 +279,11 @@ async fn confirm(
 async fn authorize_alias(
     state: State<HttpState>,
     customer: Customer,
-    Path(code): Path<String>,
+    code: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    // A path segment that does not even decode to UTF-8 is a malformed code
+    // like any other, answered with pod's JSON error rather than axum's text.
+    let code = code.map(|Path(code)| code).unwrap_or_default();
     confirm_code(state, customer, &code).await
 }
 

@@ -522,6 +522,20 @@ async fn the_original_authorize_route_is_an_alias() {
     assert_eq!(done["order"]["state"], "confirmed");
 }
 
+/// Found by fuzzing (`fuzz/regressions/api/crash-b03191f5…`): a code in the
+/// alias's path that percent-decodes to invalid UTF-8 was answered with
+/// axum's plain-text rejection instead of pod's JSON error.
+#[tokio::test]
+async fn fuzz_crash_b03191f5_an_alias_code_of_invalid_utf8_is_a_json_error() {
+    let env = Env::new().await;
+    let sam = Some(env.sam.as_str());
+    for path in ["/api/authorize/%FF%FE1234", "/api/authorize/12%C0"] {
+        let (status, bad) = env.api(Method::POST, path, sam, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {bad}");
+        assert_eq!(bad["error"], "invalid_code_format", "{path}: {bad}");
+    }
+}
+
 #[tokio::test]
 async fn api_request_errors_have_stable_codes() {
     let env = Env::new().await;
