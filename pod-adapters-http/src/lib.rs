@@ -34,6 +34,7 @@ use pod_ports::{AccountStore, Clock, OrderingService};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use alexa::ProgressiveResponses;
 pub use app::{PrivacyPolicy, SignInMethod, WebApp, WebAppConfig};
 pub use events::{Live, LiveEvents};
 pub use metrics::Metrics;
@@ -68,6 +69,7 @@ impl Default for HttpConfig {
 pub struct HttpState {
     inner: Arc<Inner>,
     web: Option<Arc<WebApp>>,
+    progressive: Option<Arc<ProgressiveResponses>>,
 }
 
 struct Inner {
@@ -101,6 +103,7 @@ impl HttpState {
                 config,
             }),
             web: None,
+            progressive: None,
         }
     }
 
@@ -108,6 +111,16 @@ impl HttpState {
     pub fn with_web_app(mut self, web: WebApp) -> Self {
         self.web = Some(Arc::new(web));
         self
+    }
+
+    /// Sends progressive responses while a slow order step runs on `/alexa`.
+    pub fn with_progressive_responses(mut self, progressive: ProgressiveResponses) -> Self {
+        self.progressive = Some(Arc::new(progressive));
+        self
+    }
+
+    pub(crate) fn progressive(&self) -> Option<&ProgressiveResponses> {
+        self.progressive.as_deref()
     }
 
     pub(crate) fn service(&self) -> &OrderingService {

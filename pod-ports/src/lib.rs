@@ -7,8 +7,8 @@
 //! ([`CustomerDirectory`]), sending and checking one-time codes
 //! ([`OneTimeCodes`]), keeping accounts and orders ([`AccountStore`]), telling watchers
 //! ([`OrderEvents`]), the time and ids ([`Clock`], [`OrderIds`]), the web
-//! app's sessions ([`SessionStore`]) and its OpenID Connect login
-//! ([`WebLogin`]). Adapters in other crates implement them; `pod-server`
+//! app's sessions ([`SessionStore`]), its OpenID Connect login
+//! ([`WebLogin`]) and Alexa's progressive responses ([`ProgressiveSpeech`]). Adapters in other crates implement them; `pod-server`
 //! wires them together. The [`SignInService`] signs people in to the web app
 //! with the same code limits as voice ordering.
 //!
@@ -22,6 +22,7 @@
 
 mod codes;
 mod identity;
+mod progressive;
 mod service;
 mod sessions;
 mod sign_in;
@@ -33,6 +34,7 @@ pub use codes::{
     CodeError, CodeGenerator, CodePurpose, InvalidCode, NewCode, OneTimeCode, OneTimeCodes,
 };
 pub use identity::{AccessTokens, CustomerDirectory, DirectoryError, TokenError};
+pub use progressive::{ProgressiveSpeech, SpeechError, SpeechTarget};
 pub use service::{ConfirmOutcome, OrderingService, PlaceOutcome, Ports, ServiceError};
 pub use sessions::{Session, SessionId, SessionStore};
 pub use sign_in::{
@@ -45,6 +47,8 @@ pub use system::{Clock, OrderEvents, OrderIds, StoreTelemetry, SystemClock};
 pub use codes::{MockCodeGenerator, MockOneTimeCodes};
 #[cfg(any(test, feature = "mock"))]
 pub use identity::{MockAccessTokens, MockCustomerDirectory};
+#[cfg(any(test, feature = "mock"))]
+pub use progressive::MockProgressiveSpeech;
 #[cfg(any(test, feature = "mock"))]
 pub use sessions::MockSessionStore;
 #[cfg(any(test, feature = "mock"))]

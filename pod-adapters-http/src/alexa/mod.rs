@@ -1,8 +1,11 @@
 //! `POST /alexa`: verify the request (pod-alexa parses the envelope once,
 //! from the verified bytes), then let the skill answer it.
 
+mod progressive;
 mod skill;
 mod texts;
+
+pub use progressive::ProgressiveResponses;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -50,9 +53,16 @@ pub(crate) async fn handle(
         intent = envelope.request.intent().map_or("-", |i| i.name.as_str()),
         locale = texts.locale,
     );
-    let answer = skill::answer(state.service(), state.metrics(), texts, envelope)
-        .instrument(span)
-        .await;
+    let progressive = state.progressive();
+    let answer = skill::answer(
+        state.service(),
+        state.metrics(),
+        texts,
+        envelope,
+        progressive,
+    )
+    .instrument(span)
+    .await;
     if answer.unsupported {
         return (
             StatusCode::BAD_REQUEST,

@@ -35,6 +35,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 mod app;
+mod progressive;
 mod support;
 
 use pod_ports::testing::ManualClock;
@@ -56,6 +57,7 @@ struct Overrides {
     store: Option<Arc<dyn AccountStore>>,
     verify: Option<VerifyMode>,
     skill_ids: Vec<String>,
+    progressive: Option<pod_adapters_http::ProgressiveResponses>,
 }
 
 /// A router over the embedded adapters with two users: `demo` (email
@@ -128,6 +130,10 @@ impl Env {
             Metrics::new(),
             HttpConfig::default(),
         );
+        let state = match overrides.progressive {
+            Some(progressive) => state.with_progressive_responses(progressive),
+            None => state,
+        };
         Env {
             router: pod_adapters_http::router(state),
             clock,

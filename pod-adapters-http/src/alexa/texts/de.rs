@@ -70,6 +70,7 @@ pub(super) const DE_DE: Texts = Texts {
     unavailable: "Entschuldigung, Pizza on Demand hat gerade Probleme. \
         Bitte versuche es in ein paar Minuten noch einmal.",
     misunderstood_pizza,
+    one_moment: "Einen Moment, ich schicke dir deinen Code.",
 };
 
 const ORDER_HINT: &str = "Du kannst sagen: Bestelle eine große Pizza mit Salami.";

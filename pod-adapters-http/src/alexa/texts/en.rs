@@ -71,6 +71,7 @@ pub(super) const EN_US: Texts = Texts {
         Please try again later.",
     unavailable: "Sorry, Pizza on Demand is having trouble right now. Please try again in a few minutes.",
     misunderstood_pizza,
+    one_moment: "One moment while I send your code.",
 };
 
 /// en-GB: "sent to your mobile" for "received in your phone".

@@ -26,6 +26,7 @@ fn plain(texts: &Texts) -> Vec<(&'static str, &'static str)> {
         ("locked", texts.locked),
         ("code_delivery_failed", texts.code_delivery_failed),
         ("unavailable", texts.unavailable),
+        ("one_moment", texts.one_moment),
     ]
 }
 
