@@ -33,6 +33,8 @@ fn cluster_tests_skipped() {
          `bash scripts/test.sh` runs them against a throwaway PostgreSQL cluster"
     );
 }
+#[path = "blackbox/dialogs.rs"]
+mod dialogs;
 #[path = "blackbox/exposure.rs"]
 mod exposure;
 #[path = "blackbox/hardening.rs"]
