@@ -27,6 +27,11 @@ struct Reason {
     reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
 type HistogramFamily = Family<Route, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -51,6 +56,7 @@ struct Inner {
     verification_failures: Family<Reason, Counter>,
     commit_batch_size: Histogram,
     commit_duration: Histogram,
+    progressive_responses: Family<Outcome, Counter>,
 }
 
 impl Default for Metrics {
@@ -112,6 +118,13 @@ impl Metrics {
             "Time to commit one batch of account changes, fsync included",
             commit_duration.clone(),
         );
+        let progressive_responses = Family::<Outcome, Counter>::default();
+        registry.register(
+            "alexa_progressive_responses",
+            "Progressive responses sent to Alexa's directive service, by outcome \
+             (sent, endpoint_refused, rejected, failed, unavailable, timeout)",
+            progressive_responses.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -123,6 +136,7 @@ impl Metrics {
                 verification_failures,
                 commit_batch_size,
                 commit_duration,
+                progressive_responses,
             }),
         }
     }
@@ -163,6 +177,13 @@ impl Metrics {
         self.inner
             .rejections
             .get_or_create(&Reason { reason })
+            .inc();
+    }
+
+    pub(crate) fn progressive_response(&self, outcome: &'static str) {
+        self.inner
+            .progressive_responses
+            .get_or_create(&Outcome { outcome })
             .inc();
     }
 

@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use pod_alexa::directives::ssml;
 use pod_alexa::envelope::RequestEnvelope;
-use pod_ports::{ProgressiveSpeech, SpeechTarget};
+use pod_ports::{ProgressiveSpeech, SpeechError, SpeechTarget};
 use tracing::{Instrument, Span, debug, info, warn};
+
+use crate::metrics::Metrics;
 
 /// When and how the skill sends progressive responses (given to
 /// [`HttpState::with_progressive_responses`](crate::HttpState::with_progressive_responses)).
@@ -44,6 +46,7 @@ impl ProgressiveResponses {
 /// result is always `work`'s.
 pub(super) async fn around<F: Future>(
     progressive: Option<&ProgressiveResponses>,
+    metrics: &Metrics,
     envelope: &RequestEnvelope,
     text: &'static str,
     work: F,
@@ -59,16 +62,33 @@ pub(super) async fn around<F: Future>(
     }
     let speech = progressive.speech.clone();
     let timeout = progressive.timeout;
+    let metrics = metrics.clone();
     tokio::spawn(
         async move {
-            match tokio::time::timeout(timeout, speech.speak(&target, &ssml(text))).await {
-                Ok(Ok(())) => info!("progressive response sent"),
-                Ok(Err(error)) => warn!(%error, "progressive response not sent"),
-                Err(_) => warn!(
-                    timeout_ms = timeout.as_millis(),
-                    "progressive response timed out"
-                ),
-            }
+            let outcome =
+                match tokio::time::timeout(timeout, speech.speak(&target, &ssml(text))).await {
+                    Ok(Ok(())) => {
+                        info!("progressive response sent");
+                        "sent"
+                    }
+                    Ok(Err(error)) => {
+                        warn!(%error, "progressive response not sent");
+                        match error {
+                            SpeechError::EndpointRefused(_) => "endpoint_refused",
+                            SpeechError::Status(status) if status < 500 => "rejected",
+                            SpeechError::Status(_) => "failed",
+                            SpeechError::Unavailable(_) => "unavailable",
+                        }
+                    }
+                    Err(_) => {
+                        warn!(
+                            timeout_ms = timeout.as_millis(),
+                            "progressive response timed out"
+                        );
+                        "timeout"
+                    }
+                };
+            metrics.progressive_response(outcome);
         }
         .instrument(Span::current()),
     );

@@ -77,7 +77,7 @@ async fn answer_intent(
             };
             if intent.name == IntentName::GetMeSomePizza {
                 let order = order(service, metrics, texts, &customer, intent);
-                progressive::around(progressive, envelope, texts.one_moment, order).await
+                progressive::around(progressive, metrics, envelope, texts.one_moment, order).await
             } else {
                 authorize(service, metrics, texts, &customer, intent).await
             }

@@ -46,7 +46,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::warn;
 
 use crate::{HttpState, LiveEvents};
-use texts::{Problem, WebTexts};
+use texts::{SignInProblem, WebTexts};
 
 /// The name of the session cookie.
 pub(crate) const SESSION_COOKIE: &str = "pod_session";
@@ -334,7 +334,7 @@ pub(crate) enum AppError {
     /// session.
     Forbidden,
     /// A bad request, with a message for the person.
-    BadRequest(Problem),
+    BadRequest(SignInProblem),
     /// No such page.
     NotFound,
     /// Something behind pod failed.

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::pages::{CsrfForm, Notice};
-use super::texts::Problem;
+use super::texts::SignInProblem;
 use super::views::{Layout, SignInPage, render};
 use super::{AppError, AppState, SignInMethod, csrf_matches, see_other};
 
@@ -459,7 +459,7 @@ pub(crate) async fn oidc_callback(
         let SignInMethod::Oidc { login, .. } = &state.web.method else {
             return Err(AppError::NotFound);
         };
-        let expired = AppError::BadRequest(Problem::SignInExpired);
+        let expired = AppError::BadRequest(SignInProblem::Expired);
         let Some((id, session)) = state.session(&jar).await? else {
             return Err(expired);
         };
@@ -476,7 +476,7 @@ pub(crate) async fn oidc_callback(
         };
         if let Some(error) = callback.error.as_deref() {
             info!(error = %error.chars().take(64).collect::<String>(), "login refused at the provider");
-            return Err(AppError::BadRequest(Problem::SignInRefused));
+            return Err(AppError::BadRequest(SignInProblem::Refused));
         }
         let (Some(code), Some(returned_state)) = (callback.code, callback.state) else {
             return Err(expired);
@@ -492,7 +492,7 @@ pub(crate) async fn oidc_callback(
             }
             Err(error) => {
                 warn!(%error, "login rejected");
-                return Err(AppError::BadRequest(Problem::SignInUnverified));
+                return Err(AppError::BadRequest(SignInProblem::Unverified));
             }
         };
         let unlocked = state.web.sign_in.signed_in(&customer).await?;

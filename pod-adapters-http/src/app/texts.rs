@@ -61,6 +61,9 @@ pub(crate) struct WebTexts {
     pub(crate) codes_nowhere: &'static str,
 
     pub(crate) privacy_title: &'static str,
+    /// pod's own privacy policy, as HTML (the page's text unless the
+    /// operator gives one).
+    pub(crate) privacy_default: &'static str,
 
     pub(crate) sign_in_title: &'static str,
     pub(crate) oidc_intro: &'static str,
@@ -104,21 +107,21 @@ pub(crate) struct WebTexts {
 
 /// A message for the person on a "That did not work" page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Problem {
+pub(crate) enum SignInProblem {
     /// The OIDC sign-in is no longer valid.
-    SignInExpired,
+    Expired,
     /// The provider refused or the person cancelled.
-    SignInRefused,
+    Refused,
     /// The provider's answer did not verify.
-    SignInUnverified,
+    Unverified,
 }
 
 impl WebTexts {
-    pub(crate) fn problem(&self, problem: Problem) -> &'static str {
+    pub(crate) fn problem(&self, problem: SignInProblem) -> &'static str {
         match problem {
-            Problem::SignInExpired => self.sign_in_expired,
-            Problem::SignInRefused => self.sign_in_refused,
-            Problem::SignInUnverified => self.sign_in_unverified,
+            SignInProblem::Expired => self.sign_in_expired,
+            SignInProblem::Refused => self.sign_in_refused,
+            SignInProblem::Unverified => self.sign_in_unverified,
         }
     }
 }
@@ -178,6 +181,23 @@ pub(crate) static EN: WebTexts = WebTexts {
     codes_nowhere: "nowhere: add a phone number or email address to order by voice",
 
     privacy_title: "Privacy policy",
+    privacy_default: r#"<p>Pizza on Demand (“pod”) lets you order pizza by voice and confirm each order with a one-time code. This page says what pod keeps about you and why.</p>
+<h2>What pod stores</h2>
+<ul>
+  <li><strong>Your orders:</strong> size, toppings, when you ordered, and whether the order was confirmed or cancelled.</li>
+  <li><strong>Where a code went:</strong> the channel (text message or email) and a masked form of the address, such as <code>***23</code>.</li>
+  <li><strong>One-time codes:</strong> only a keyed hash of each code, its expiry and the number of wrong tries; never the code itself.</li>
+  <li><strong>Counters:</strong> how many codes were sent to you in the last hour and how many wrong codes were said in a row, to stop guessing.</li>
+  <li><strong>Sign-in sessions:</strong> a hash of your session id, when it expires, and a security token for forms.</li>
+  <li><strong>Your account</strong> (when pod runs its own accounts): user name, email address and phone number.</li>
+</ul>
+<h2>What pod does not do</h2>
+<ul>
+  <li>It does not record or keep your voice; Alexa sends pod only what you asked for.</li>
+  <li>It does not sell or share your data, and loads nothing from other websites.</li>
+</ul>
+<h2>Your choices</h2>
+<p>You can clear your confirmed orders at any time on the orders page. To have your account removed, contact the operator of this service.</p>"#,
 
     sign_in_title: "Sign in",
     oidc_intro: "Sign in with the account you linked to Alexa.",
@@ -289,6 +309,23 @@ pub(crate) static DE: WebTexts = WebTexts {
     codes_nowhere: "nirgendwohin: trage eine Telefonnummer oder E-Mail-Adresse ein, um per Sprache zu bestellen",
 
     privacy_title: "Datenschutzerklärung",
+    privacy_default: r#"<p>Pizza on Demand („pod“) lässt dich Pizza per Sprache bestellen und jede Bestellung mit einem Einmalcode bestätigen. Diese Seite sagt, was pod über dich speichert und warum.</p>
+<h2>Was pod speichert</h2>
+<ul>
+  <li><strong>Deine Bestellungen:</strong> Größe, Belag, wann du bestellt hast und ob die Bestellung bestätigt oder storniert wurde.</li>
+  <li><strong>Wohin ein Code ging:</strong> der Weg (SMS oder E-Mail) und eine gekürzte Form der Adresse, etwa <code>***23</code>.</li>
+  <li><strong>Einmalcodes:</strong> nur ein geschützter Hash jedes Codes, sein Ablauf und die Zahl falscher Versuche; nie den Code selbst.</li>
+  <li><strong>Zähler:</strong> wie viele Codes dir in der letzten Stunde geschickt wurden und wie viele falsche Codes nacheinander gesagt wurden, um Raten zu verhindern.</li>
+  <li><strong>Anmeldesitzungen:</strong> ein Hash deiner Sitzungs-ID, wann sie abläuft, und ein Sicherheitstoken für Formulare.</li>
+  <li><strong>Dein Konto</strong> (wenn pod eigene Konten führt): Benutzername, E-Mail-Adresse und Telefonnummer.</li>
+</ul>
+<h2>Was pod nicht tut</h2>
+<ul>
+  <li>pod nimmt deine Stimme nicht auf und speichert sie nicht; Alexa schickt pod nur, worum du gebeten hast.</li>
+  <li>pod verkauft und teilt deine Daten nicht und lädt nichts von anderen Websites.</li>
+</ul>
+<h2>Deine Wahl</h2>
+<p>Auf der Bestellseite kannst du deine bestätigten Bestellungen jederzeit löschen. Wenn dein Konto entfernt werden soll, wende dich an den Betreiber dieses Dienstes.</p>"#,
 
     sign_in_title: "Anmelden",
     oidc_intro: "Melde dich mit dem Konto an, das du mit Alexa verknüpft hast.",
@@ -356,7 +393,7 @@ pub(crate) fn for_accept_language(header: &str) -> &'static WebTexts {
         })
         .collect();
     // The highest weight; among equals, the first named.
-    wanted.sort_by(|a, b| b.0.cmp(&a.0));
+    wanted.sort_by_key(|(quality, _)| std::cmp::Reverse(*quality));
     wanted.first().map_or(&EN, |(_, texts)| texts)
 }
 

@@ -68,6 +68,17 @@ async fn errors_and_orders_follow_the_language() {
     assert!(page.body.contains("Seite nicht gefunden"), "{}", page.body);
     assert!(page.body.contains(">Zurück zu pod</a>"));
 
+    let page = env.get_in("/app/privacy", "de", None).await;
+    assert!(page.body.contains("<h1>Datenschutzerklärung</h1>"));
+    assert!(
+        page.body.contains("<h2>Was pod speichert</h2>"),
+        "{}",
+        page.body
+    );
+    let page = env.get_in("/app/privacy", "en", None).await;
+    assert!(page.body.contains("<h1>Privacy policy</h1>"));
+    assert!(page.body.contains("<h2>What pod stores</h2>"));
+
     let (cookie, _) = env.sign_in().await;
     env.place_order().await;
     let page = env.get_in("/app", "de-AT", Some(&cookie)).await;

@@ -124,12 +124,30 @@ fn assert_order_received(status: StatusCode, answer: &Value) {
     assert_eq!(answer["response"]["card"]["title"], "Pizza order received");
 }
 
+/// Waits until `/metrics` counts one progressive response with `outcome`
+/// (the spawned directive counts it after the answer may have gone).
+async fn counted(env: &Env, outcome: &str) {
+    let line = format!("pod_alexa_progressive_responses_total{{outcome=\"{outcome}\"}} 1");
+    let counted = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if env.get("/metrics").await.1.contains(&line) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(counted.is_ok(), "{line} never appeared");
+}
+
 /// One slow order against a fake directive service answering `reply`: the
-/// outcome the directive client reported, and what the fake received.
+/// outcome the directive client reported, and what the fake received, once
+/// the metrics counted the progressive response as `outcome`.
 async fn slow_order_against(
     reply: ResponseTemplate,
     client_timeout: Duration,
     api_endpoint: Option<&str>,
+    outcome: &str,
 ) -> (Result<(), SpeechError>, Vec<wiremock::Request>) {
     let fake = MockServer::start().await;
     Mock::given(method("POST"))
@@ -160,17 +178,24 @@ async fn slow_order_against(
     let api_endpoint = api_endpoint.map_or_else(|| fake.uri(), str::to_owned);
     let answer = post(&env, &order_with_api(&env, &api_endpoint));
     // The order waits for its code to go out; the directive goes meanwhile.
-    let outcome = reported.recv().await.expect("the directive was tried");
+    let expected = outcome;
+    let reported = reported.recv().await.expect("the directive was tried");
     open.send(()).unwrap();
     let (status, answer) = answer.await.unwrap();
     assert_order_received(status, &answer);
-    (outcome, fake.received_requests().await.unwrap_or_default())
+    counted(&env, expected).await;
+    (reported, fake.received_requests().await.unwrap_or_default())
 }
 
 #[tokio::test]
 async fn a_slow_order_says_one_moment_through_the_directive_service() {
-    let (outcome, received) =
-        slow_order_against(ResponseTemplate::new(204), Duration::from_secs(5), None).await;
+    let (outcome, received) = slow_order_against(
+        ResponseTemplate::new(204),
+        Duration::from_secs(5),
+        None,
+        "sent",
+    )
+    .await;
     assert_eq!(outcome, Ok(()));
     assert_eq!(received.len(), 1);
     let directive = &received[0];
@@ -190,8 +215,13 @@ async fn a_slow_order_says_one_moment_through_the_directive_service() {
 #[tokio::test]
 async fn a_refusing_directive_service_does_not_change_the_answer() {
     for status in [400, 401, 403, 429] {
-        let (outcome, received) =
-            slow_order_against(ResponseTemplate::new(status), Duration::from_secs(5), None).await;
+        let (outcome, received) = slow_order_against(
+            ResponseTemplate::new(status),
+            Duration::from_secs(5),
+            None,
+            "rejected",
+        )
+        .await;
         assert_eq!(outcome, Err(SpeechError::Status(status)));
         assert_eq!(received.len(), 1);
     }
@@ -200,8 +230,13 @@ async fn a_refusing_directive_service_does_not_change_the_answer() {
 #[tokio::test]
 async fn a_failing_directive_service_does_not_change_the_answer() {
     for status in [500, 503] {
-        let (outcome, _) =
-            slow_order_against(ResponseTemplate::new(status), Duration::from_secs(5), None).await;
+        let (outcome, _) = slow_order_against(
+            ResponseTemplate::new(status),
+            Duration::from_secs(5),
+            None,
+            "failed",
+        )
+        .await;
         assert_eq!(outcome, Err(SpeechError::Status(status)));
     }
 }
@@ -209,7 +244,8 @@ async fn a_failing_directive_service_does_not_change_the_answer() {
 #[tokio::test]
 async fn a_directive_service_slower_than_the_timeout_does_not_change_the_answer() {
     let slow = ResponseTemplate::new(204).set_delay(Duration::from_secs(30));
-    let (outcome, received) = slow_order_against(slow, Duration::from_millis(200), None).await;
+    let (outcome, received) =
+        slow_order_against(slow, Duration::from_millis(200), None, "unavailable").await;
     assert!(
         matches!(outcome, Err(SpeechError::Unavailable(ref why)) if why == "timed out"),
         "{outcome:?}"
@@ -228,6 +264,7 @@ async fn a_forged_api_endpoint_gets_no_token() {
             ResponseTemplate::new(204),
             Duration::from_secs(5),
             Some(forged),
+            "endpoint_refused",
         )
         .await;
         assert!(
@@ -359,4 +396,40 @@ async fn german_requests_hear_german() {
             .contains("Code"),
         "{answer}"
     );
+}
+
+/// Whatever happens to the directive, its log lines never carry the API
+/// access token.
+#[tokio::test]
+async fn the_api_access_token_is_never_logged() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _scoped = tracing::subscriber::set_default(subscriber);
+    let (rejected, _) = slow_order_against(
+        ResponseTemplate::new(401),
+        Duration::from_secs(5),
+        None,
+        "rejected",
+    )
+    .await;
+    assert_eq!(rejected, Err(SpeechError::Status(401)));
+    let (refused, _) = slow_order_against(
+        ResponseTemplate::new(204),
+        Duration::from_secs(5),
+        Some("https://evil.example"),
+        "endpoint_refused",
+    )
+    .await;
+    assert!(matches!(refused, Err(SpeechError::EndpointRefused(_))));
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("progressive response not sent"),
+        "the outcome is logged:\n{text}"
+    );
+    assert!(!text.contains(API_TOKEN), "{text}");
 }
