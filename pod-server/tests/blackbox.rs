@@ -39,6 +39,8 @@ mod dialogs;
 mod exposure;
 #[path = "blackbox/hardening.rs"]
 mod hardening;
+#[path = "blackbox/progressive.rs"]
+mod progressive;
 #[path = "blackbox/simulate.rs"]
 mod simulate;
 
