@@ -34,7 +34,7 @@
       var s = Math.max(0, Math.ceil((deadlines[i].at - Date.now()) / 1000));
       var m = Math.floor(s / 60);
       var r = s % 60;
-      deadlines[i].el.textContent = s === 0 ? "expired" :
+      deadlines[i].el.textContent = s === 0 ? (deadlines[i].el.getAttribute("data-expired-text") || "expired") :
         (m > 0 ? m + " min " + (r < 10 ? "0" : "") + r + " s" : r + " s");
     }
   }
@@ -48,7 +48,9 @@
   function setLive(on) {
     live.hidden = false;
     live.classList.toggle("on", on);
-    live.querySelector(".live-text").textContent = on ? "Live" : "Reconnecting…";
+    live.querySelector(".live-text").textContent = on
+      ? (live.getAttribute("data-live-text") || "Live")
+      : (live.getAttribute("data-reconnecting-text") || "Reconnecting…");
   }
 
   var source = new EventSource(live.getAttribute("data-events"));

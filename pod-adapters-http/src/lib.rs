@@ -41,6 +41,7 @@ use pod_ports::{AccountStore, AlexaLinks, AnsweredRequests, Clock, OrderingServi
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use alexa::ProgressiveResponses;
 pub use app::{PrivacyPolicy, SignInMethod, WebApp, WebAppConfig};
 pub use events::{Live, LiveEvents};
 pub use metrics::Metrics;
@@ -85,6 +86,7 @@ pub struct HttpState {
     skill_events: Arc<SkillEvents>,
     answers: Arc<dyn AnsweredRequests>,
     oauth: Option<Arc<OAuthServer>>,
+    progressive: Option<Arc<ProgressiveResponses>>,
 }
 
 struct Inner {
@@ -122,6 +124,7 @@ impl HttpState {
             web: None,
             answers: Arc::new(alexa::replay::LocalAnswers::default()),
             oauth: None,
+            progressive: None,
         }
     }
 
@@ -158,6 +161,16 @@ impl HttpState {
     pub fn with_oauth(mut self, oauth: OAuthServer) -> Self {
         self.oauth = Some(Arc::new(oauth));
         self
+    }
+
+    /// Sends progressive responses while a slow order step runs on `/alexa`.
+    pub fn with_progressive_responses(mut self, progressive: ProgressiveResponses) -> Self {
+        self.progressive = Some(Arc::new(progressive));
+        self
+    }
+
+    pub(crate) fn progressive(&self) -> Option<&ProgressiveResponses> {
+        self.progressive.as_deref()
     }
 
     pub(crate) fn service(&self) -> &OrderingService {

@@ -57,6 +57,7 @@ struct Inner {
     replays: Family<Outcome, Counter>,
     commit_batch_size: Histogram,
     commit_duration: Histogram,
+    progressive_responses: Family<Outcome, Counter>,
 }
 
 impl Default for Metrics {
@@ -125,6 +126,13 @@ impl Metrics {
             "Time to commit one batch of account changes, fsync included",
             commit_duration.clone(),
         );
+        let progressive_responses = Family::<Outcome, Counter>::default();
+        registry.register(
+            "alexa_progressive_responses",
+            "Progressive responses sent to Alexa's directive service, by outcome \
+             (sent, endpoint_refused, rejected, failed, unavailable, timeout)",
+            progressive_responses.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -137,6 +145,7 @@ impl Metrics {
                 replays,
                 commit_batch_size,
                 commit_duration,
+                progressive_responses,
             }),
         }
     }
@@ -182,6 +191,13 @@ impl Metrics {
 
     pub(crate) fn replayed(&self, outcome: &'static str) {
         self.inner.replays.get_or_create(&Outcome { outcome }).inc();
+    }
+
+    pub(crate) fn progressive_response(&self, outcome: &'static str) {
+        self.inner
+            .progressive_responses
+            .get_or_create(&Outcome { outcome })
+            .inc();
     }
 
     pub(crate) fn verification_failed(&self, reason: &'static str) {

@@ -10,12 +10,16 @@
 //! request envelopes, signs them with `verify::DevSigningKeys` (feature
 //! `dev-ca`) and reads the response envelopes.
 //!
-//! **API Boundary:** both modules. `pod-adapters-http` serves `/alexa` with
+//! [`directives`] sends progressive responses to Alexa's directive service
+//! (pod-ports' `ProgressiveSpeech`), to allowed Amazon API hosts only.
+//!
+//! **API Boundary:** these modules. `pod-adapters-http` serves `/alexa` with
 //! them; `pod-server`'s simulator and load driver talk to a skill with them.
 //!
 //! Features:
 //! - `dev-ca` (off by default): `verify::DevSigningKeys`, a development CA
 //!   and signing key generated with `rcgen`, for simulators and tests.
 
+pub mod directives;
 pub mod envelope;
 pub mod verify;

@@ -9,8 +9,9 @@
 //! ([`OrderEvents`]), the time and ids ([`Clock`], [`OrderIds`]), the web
 //! app's sessions ([`SessionStore`]), its OpenID Connect login
 //! ([`WebLogin`]), which customer an Alexa user is linked to
-//! ([`AlexaLinks`]), and the requests answered already ([`AnsweredRequests`],
-//! so a replayed request changes nothing). Adapters in other crates implement them; `pod-server`
+//! ([`AlexaLinks`]), the requests answered already ([`AnsweredRequests`],
+//! so a replayed request changes nothing) and Alexa's progressive responses
+//! ([`ProgressiveSpeech`]). Adapters in other crates implement them; `pod-server`
 //! wires them together. The [`SignInService`] signs people in to the web app
 //! with the same code limits as voice ordering. [`oauth`] is pod as the
 //! OAuth 2.0 server Alexa links accounts against: its ports
@@ -30,6 +31,7 @@ mod codes;
 mod identity;
 mod links;
 pub mod oauth;
+mod progressive;
 mod service;
 mod sessions;
 mod sign_in;
@@ -44,6 +46,7 @@ pub use codes::{
 pub use identity::{AccessTokens, CustomerDirectory, DirectoryError, TokenError};
 pub use links::{AlexaLinks, AlexaUserId};
 pub use oauth::{GrantTokens, OAuthService, OAuthStore, Secrets};
+pub use progressive::{ProgressiveSpeech, SpeechError, SpeechTarget};
 pub use service::{
     CancelOutcome, ConfirmOutcome, Disabled, LinkOutcome, OrderingService, PlaceOutcome, Ports,
     ServiceError, SkillEvents,
@@ -63,6 +66,8 @@ pub use codes::{MockCodeGenerator, MockOneTimeCodes};
 pub use identity::{MockAccessTokens, MockCustomerDirectory};
 #[cfg(any(test, feature = "mock"))]
 pub use links::MockAlexaLinks;
+#[cfg(any(test, feature = "mock"))]
+pub use progressive::MockProgressiveSpeech;
 #[cfg(any(test, feature = "mock"))]
 pub use sessions::MockSessionStore;
 #[cfg(any(test, feature = "mock"))]

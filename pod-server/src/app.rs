@@ -349,6 +349,10 @@ impl Application {
             }
             None => state,
         };
+        let state = match progressive_responses(settings)? {
+            Some(progressive) => state.with_progressive_responses(progressive),
+            None => state,
+        };
         let mut router = pod_adapters_http::router(state);
         if !settings.base_path.is_empty() {
             router = Router::new().nest(&settings.base_path, router);
@@ -577,4 +581,26 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     info!("shutting down");
+}
+
+/// The progressive responses of `/alexa`, unless `POD_PROGRESSIVE_AFTER` is
+/// `off`: Alexa's directive service, at Amazon's API hosts (and the test
+/// endpoint, when one is configured).
+fn progressive_responses(
+    settings: &Settings,
+) -> anyhow::Result<Option<pod_adapters_http::ProgressiveResponses>> {
+    let Some(after) = settings.progressive_after else {
+        return Ok(None);
+    };
+    let mut client = pod_alexa::directives::DirectiveClient::new(settings.progressive_timeout)?;
+    if let Some(endpoint) = &settings.alexa_api_test_endpoint {
+        client = client
+            .with_test_endpoint(endpoint)
+            .context("POD_ALEXA_API_TEST_ENDPOINT")?;
+    }
+    Ok(Some(pod_adapters_http::ProgressiveResponses::new(
+        Arc::new(client),
+        after,
+        settings.progressive_timeout,
+    )))
 }

@@ -35,6 +35,8 @@ fn cluster_tests_skipped() {
 }
 #[path = "blackbox/deliveries.rs"]
 mod deliveries;
+#[path = "blackbox/dialogs.rs"]
+mod dialogs;
 #[path = "blackbox/events.rs"]
 mod events;
 #[path = "blackbox/exposure.rs"]
@@ -45,6 +47,8 @@ mod faults;
 mod hardening;
 #[path = "blackbox/oauth.rs"]
 mod oauth;
+#[path = "blackbox/progressive.rs"]
+mod progressive;
 #[path = "blackbox/replay.rs"]
 mod replay;
 #[path = "blackbox/simulate.rs"]

@@ -13,11 +13,14 @@
 mod can_fulfill;
 mod cancel;
 mod events;
+mod progressive;
 pub(crate) mod replay;
 mod skill;
 mod texts;
 
 use std::time::Duration;
+
+pub use progressive::ProgressiveResponses;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -95,8 +98,18 @@ pub(crate) async fn handle(
     let envelope = envelope.clone();
     let worker = state.clone();
     let work = tokio::spawn(
-        async move { skill::answer(worker.service(), worker.metrics(), texts, &envelope).await }
-            .instrument(span),
+        async move {
+            let progressive = worker.progressive();
+            skill::answer(
+                worker.service(),
+                worker.metrics(),
+                texts,
+                &envelope,
+                progressive,
+            )
+            .await
+        }
+        .instrument(span),
     );
     let answer = match tokio::time::timeout_at(deadline, work).await {
         Ok(Ok(answer)) => answer,

@@ -167,7 +167,15 @@ async fn process(
     let worker = state.clone();
     tokio::spawn(
         async move {
-            let answer = skill::answer(worker.service(), worker.metrics(), texts, &envelope).await;
+            let progressive = worker.progressive();
+            let answer = skill::answer(
+                worker.service(),
+                worker.metrics(),
+                texts,
+                &envelope,
+                progressive,
+            )
+            .await;
             let body = serialize(&answer.response);
             // The caller may be gone; the claim is resolved all the same.
             let _ = sent.send(body.clone());

@@ -7,6 +7,7 @@ use pod_domain::{Channel, CustomerId, Pizza, PizzaError};
 use pod_ports::{ConfirmOutcome, OneTimeCode, OrderingService, PlaceOutcome, ServiceError};
 use tracing::{info, warn};
 
+use super::progressive::{self, ProgressiveResponses};
 use super::texts::Texts;
 use crate::metrics::Metrics;
 
@@ -30,12 +31,14 @@ impl From<ResponseEnvelope> for Answer {
     }
 }
 
-/// Answers one verified request, in the words of `texts` (its locale's).
+/// Answers one verified request, in the words of `texts` (its locale's);
+/// a slow order step says `texts.one_moment` through `progressive` first.
 pub(crate) async fn answer(
     service: &OrderingService,
     metrics: &Metrics,
     texts: &Texts,
     envelope: &RequestEnvelope,
+    progressive: Option<&ProgressiveResponses>,
 ) -> Answer {
     match &envelope.request {
         Request::Launch(_) => ResponseEnvelope::ask(texts.welcome, texts.order_hint).into(),
@@ -46,7 +49,9 @@ pub(crate) async fn answer(
         | Request::SkillEvent(_)
         | Request::CanFulfillIntent(_) => ResponseEnvelope::empty().into(),
         Request::Intent(request) => match &request.intent {
-            Some(intent) => answer_intent(service, metrics, texts, envelope, intent).await,
+            Some(intent) => {
+                answer_intent(service, metrics, texts, envelope, intent, progressive).await
+            }
             None => ResponseEnvelope::ask(texts.not_understood, texts.order_hint).into(),
         },
         Request::Unsupported(other) => {
@@ -69,6 +74,7 @@ async fn answer_intent(
     texts: &Texts,
     envelope: &RequestEnvelope,
     intent: &Intent,
+    progressive: Option<&ProgressiveResponses>,
 ) -> Answer {
     match &intent.name {
         IntentName::GetMeSomePizza | IntentName::AuthorizePizzaOrder => {
@@ -78,7 +84,8 @@ async fn answer_intent(
                 Err(answer) => return answer,
             };
             if intent.name == IntentName::GetMeSomePizza {
-                order(service, metrics, texts, &customer, intent).await
+                let order = order(service, metrics, texts, &customer, intent);
+                progressive::around(progressive, metrics, envelope, texts.one_moment, order).await
             } else {
                 authorize(service, metrics, texts, &customer, intent).await
             }

@@ -14,7 +14,6 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use askama::Template;
-use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -44,7 +43,7 @@ struct Watch {
 }
 
 /// `GET /app/events`.
-pub(crate) async fn events(State(state): State<AppState>, jar: CookieJar) -> Response {
+pub(crate) async fn events(state: AppState, jar: CookieJar) -> Response {
     let (id, _, customer) = match state.signed_in(&jar).await {
         Ok(signed_in) => signed_in,
         Err(AppError::SignInFirst) => {
@@ -141,7 +140,8 @@ async fn snapshot(watch: &Watch) -> Option<String> {
     session.customer.as_ref()?;
     let orders = orders_view(state, &watch.customer).await.ok()?;
     OrdersFragment {
-        layout: Layout::new(state, "Your orders", "orders").signed_in(&session.csrf_token),
+        layout: Layout::new(state, state.texts.orders_title, "orders")
+            .signed_in(&session.csrf_token),
         orders,
     }
     .render()

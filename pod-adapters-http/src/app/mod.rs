@@ -23,6 +23,7 @@ mod csrf;
 mod live;
 pub(crate) mod pages;
 mod sign_in;
+pub(crate) mod texts;
 pub(crate) mod views;
 
 use std::fmt;
@@ -45,6 +46,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::warn;
 
 use crate::{HttpState, LiveEvents};
+use texts::{SignInProblem, WebTexts};
 
 /// The name of the session cookie.
 pub(crate) const SESSION_COOKIE: &str = "pod_session";
@@ -213,11 +215,32 @@ impl WebApp {
     }
 }
 
-/// The state of `/app` handlers.
+/// The state of `/app` handlers, with the words of the request's language
+/// (handlers take it as `state: AppState`, which reads `Accept-Language`).
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) http: HttpState,
     pub(crate) web: Arc<WebApp>,
+    pub(crate) texts: &'static WebTexts,
+}
+
+impl axum::extract::FromRequestParts<AppState> for AppState {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let accept = parts
+            .headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        Ok(AppState {
+            texts: texts::for_accept_language(accept),
+            ..state.clone()
+        })
+    }
 }
 
 impl AppState {
@@ -311,7 +334,9 @@ pub(crate) enum AppError {
     /// session.
     Forbidden,
     /// A bad request, with a message for the person.
-    BadRequest(&'static str),
+    BadRequest(SignInProblem),
+    /// A bad request of the OAuth server, with its (English) message.
+    BadOAuthRequest(&'static str),
     /// No such page.
     NotFound,
     /// Something behind pod failed.
@@ -336,25 +361,23 @@ impl From<ServiceError> for AppError {
 /// turn errors into responses with [`AppState::error_page`]).
 impl AppState {
     pub(crate) fn error_page(&self, error: AppError) -> Response {
+        let t = self.texts;
         let (status, title, message) = match error {
             AppError::SignInFirst => return self.redirect("/sign-in"),
-            AppError::Forbidden => (
-                StatusCode::FORBIDDEN,
-                "This form has expired",
-                "For your safety pod did not act on it. Go back, reload the page and try again (signing in needs cookies).",
+            AppError::Forbidden => (StatusCode::FORBIDDEN, t.forbidden_title, t.forbidden),
+            AppError::BadRequest(problem) => (
+                StatusCode::BAD_REQUEST,
+                t.bad_request_title,
+                t.problem(problem),
             ),
-            AppError::BadRequest(message) => {
-                (StatusCode::BAD_REQUEST, "That did not work", message)
+            AppError::BadOAuthRequest(message) => {
+                (StatusCode::BAD_REQUEST, t.bad_request_title, message)
             }
-            AppError::NotFound => (
-                StatusCode::NOT_FOUND,
-                "Page not found",
-                "There is no page at this address.",
-            ),
+            AppError::NotFound => (StatusCode::NOT_FOUND, t.not_found_title, t.not_found),
             AppError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "pod cannot do this right now",
-                "Something behind pod is not answering. Please try again in a minute.",
+                t.unavailable_title,
+                t.unavailable,
             ),
         };
         views::error_page(self, status, title, message)
@@ -374,7 +397,11 @@ fn security_header(
 /// state already applied.
 pub(crate) fn router(http: HttpState, web: Arc<WebApp>) -> Router<HttpState> {
     let csp = content_security_policy(&web.method);
-    let state = AppState { http, web };
+    let state = AppState {
+        http,
+        web,
+        texts: &texts::EN,
+    };
     Router::new()
         .route("/app", get(pages::orders))
         .route("/app/", get(pages::orders))

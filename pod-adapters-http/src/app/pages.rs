@@ -1,14 +1,15 @@
 //! The orders, profile, privacy and fallback pages, and clearing orders.
 
 use axum::Form;
+use axum::extract::Query;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use pod_domain::Destination;
 use serde::Deserialize;
 
+use super::texts::WebTexts;
 use super::views::{
     Layout, OrdersPage, OrdersView, PrivacyPage, ProfilePage, render, text_to_html,
 };
@@ -22,24 +23,16 @@ pub(crate) struct Notice {
 }
 
 impl Notice {
-    pub(crate) fn text(&self) -> Option<String> {
+    pub(crate) fn text(&self, t: &WebTexts) -> Option<String> {
         let text = match self.notice.as_deref()? {
-            "signed-in" => "You are signed in.",
-            "unlocked" => {
-                "You are signed in. Voice ordering was locked after too many wrong codes; it is unlocked now."
-            }
-            "cleared" => "Your confirmed orders are cleared.",
-            "signed-out" => "You are signed out.",
-            "link" => "Sign in to link your account; you will then see what the skill asks for.",
-            "not-sent-limit" => {
-                "No new code was sent: this account asked for too many sign-in codes in the last hour. A code sent earlier still works until it expires."
-            }
-            "not-sent-locked" => {
-                "No code was sent: there were too many wrong codes for this account, so codes are paused for a while."
-            }
-            "not-sent-address" => {
-                "No code was sent: too many codes were asked for from your network in the last hour. Try again later."
-            }
+            "signed-in" => t.notice_signed_in,
+            "unlocked" => t.notice_unlocked,
+            "cleared" => t.notice_cleared,
+            "signed-out" => t.notice_signed_out,
+            "link" => t.notice_link,
+            "not-sent-limit" => t.notice_not_sent_limit,
+            "not-sent-locked" => t.notice_not_sent_locked,
+            "not-sent-address" => t.notice_not_sent_address,
             _ => return None,
         };
         Some(text.to_owned())
@@ -55,11 +48,11 @@ pub(crate) struct CsrfForm {
 
 /// `GET /app`: the orders page.
 pub(crate) async fn orders(
-    State(state): State<AppState>,
+    state: AppState,
     jar: CookieJar,
     Query(notice): Query<Notice>,
 ) -> Response {
-    match orders_page(&state, &jar, notice.text()).await {
+    match orders_page(&state, &jar, notice.text(state.texts)).await {
         Ok(response) => response,
         Err(error) => state.error_page(error),
     }
@@ -75,6 +68,7 @@ pub(crate) async fn orders_view(
         &orders,
         state.now(),
         state.http.service().policy(),
+        state.texts,
     ))
 }
 
@@ -88,7 +82,8 @@ async fn orders_page(
     Ok(render(
         StatusCode::OK,
         &OrdersPage {
-            layout: Layout::new(state, "Your orders", "orders").signed_in(&session.csrf_token),
+            layout: Layout::new(state, state.texts.orders_title, "orders")
+                .signed_in(&session.csrf_token),
             notice,
             orders,
         },
@@ -97,7 +92,7 @@ async fn orders_page(
 
 /// `POST /app/orders/clear`.
 pub(crate) async fn clear(
-    State(state): State<AppState>,
+    state: AppState,
     jar: CookieJar,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
@@ -119,7 +114,7 @@ pub(crate) async fn clear(
 }
 
 /// `GET /app/profile`.
-pub(crate) async fn profile(State(state): State<AppState>, jar: CookieJar) -> Response {
+pub(crate) async fn profile(state: AppState, jar: CookieJar) -> Response {
     let result = async {
         let (_, session, customer) = state.signed_in(&jar).await?;
         let contacts = match state.web.directory.contact_points(&customer).await {
@@ -131,10 +126,10 @@ pub(crate) async fn profile(State(state): State<AppState>, jar: CookieJar) -> Re
         };
         let codes_go_to = match contacts.preferred_destination() {
             Some(d) => match d.channel() {
-                pod_domain::Channel::Sms => format!("your phone, by text message ({})", d.masked()),
-                pod_domain::Channel::Email => format!("your email ({})", d.masked()),
+                pod_domain::Channel::Sms => (state.texts.codes_by_sms)(&d.masked()),
+                pod_domain::Channel::Email => (state.texts.codes_by_email)(&d.masked()),
             },
-            None => "nowhere: add a phone number or email address to order by voice".to_owned(),
+            None => state.texts.codes_nowhere.to_owned(),
         };
         let phone = contacts
             .phone
@@ -145,7 +140,7 @@ pub(crate) async fn profile(State(state): State<AppState>, jar: CookieJar) -> Re
         Ok(render(
             StatusCode::OK,
             &ProfilePage {
-                layout: Layout::new(&state, "Your profile", "profile")
+                layout: Layout::new(&state, state.texts.profile_title, "profile")
                     .signed_in(&session.csrf_token),
                 customer: customer.to_string(),
                 email: contacts.email.filter(|e| !e.trim().is_empty()),
@@ -173,9 +168,9 @@ fn mask_phone(phone: &str) -> String {
 }
 
 /// `GET /app/privacy`: public, at a stable address for the Alexa console.
-pub(crate) async fn privacy(State(state): State<AppState>, jar: CookieJar) -> Response {
+pub(crate) async fn privacy(state: AppState, jar: CookieJar) -> Response {
     let session = state.session(&jar).await.ok().flatten();
-    let mut layout = Layout::new(&state, "Privacy policy", "privacy");
+    let mut layout = Layout::new(&state, state.texts.privacy_title, "privacy");
     if let Some((_, session)) = session.filter(|(_, s)| s.customer.is_some()) {
         layout = layout.signed_in(&session.csrf_token);
     }
@@ -188,7 +183,7 @@ pub(crate) async fn privacy(State(state): State<AppState>, jar: CookieJar) -> Re
 }
 
 /// Any other path under `/app`.
-pub(crate) async fn not_found(State(state): State<AppState>) -> Response {
+pub(crate) async fn not_found(state: AppState) -> Response {
     state.error_page(AppError::NotFound)
 }
 

@@ -12,7 +12,7 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Extension;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::pages::{CsrfForm, Notice};
+use super::texts::SignInProblem;
 use super::views::{Layout, SignInPage, render};
 use super::{AppError, AppState, SignInMethod, csrf_matches, see_other};
 
@@ -127,13 +128,13 @@ fn sign_in_page(
     let page = render(
         status,
         &SignInPage {
-            layout: Layout::new(state, "Sign in", "sign-in").with_csrf(&csrf),
+            layout: Layout::new(state, state.texts.sign_in_title, "sign-in").with_csrf(&csrf),
             method,
             code_stage,
             notice,
             error: error.map(str::to_owned),
-            code_digits: policy.code_digits(),
-            codes_per_hour: policy.max_codes_per_hour(),
+            code_on_its_way: (state.texts.code_on_its_way)(policy.code_digits()),
+            codes_per_hour: (state.texts.codes_per_hour)(policy.max_codes_per_hour()),
         },
     );
     Ok((jar, page).into_response())
@@ -141,18 +142,21 @@ fn sign_in_page(
 
 /// `GET /app/sign-in`. Stores nothing: a visitor without a sign-in under
 /// way gets only the CSRF cookie.
-pub(crate) async fn page(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    Query(notice): NoticeQuery,
-) -> Response {
+pub(crate) async fn page(state: AppState, jar: CookieJar, Query(notice): NoticeQuery) -> Response {
     let result = async {
         let pending = match visitor(&state, &jar).await? {
             Visitor::SignedIn => return Ok(state.redirect("")),
             Visitor::SigningIn(_, session) => session.pending.is_some(),
             Visitor::Stranger => false,
         };
-        sign_in_page(&state, jar, pending, StatusCode::OK, notice.text(), None)
+        sign_in_page(
+            &state,
+            jar,
+            pending,
+            StatusCode::OK,
+            notice.text(state.texts),
+            None,
+        )
     }
     .await;
     result.unwrap_or_else(|error| state.error_page(error))
@@ -199,7 +203,7 @@ async fn passwordless_post<F>(
 /// The first write of a sign-in: the anonymous session that remembers whom
 /// the code went to is made here.
 pub(crate) async fn send_code(
-    State(state): State<AppState>,
+    state: AppState,
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     jar: CookieJar,
@@ -260,7 +264,7 @@ pub(crate) struct CodeForm {
 
 /// `POST /app/sign-in/code`: check the code; sign in on success.
 pub(crate) async fn enter_code(
-    State(state): State<AppState>,
+    state: AppState,
     jar: CookieJar,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
@@ -279,7 +283,7 @@ pub(crate) async fn enter_code(
         let digits = state.http.service().policy().code_digits();
         let code = match OneTimeCode::parse(&form.code) {
             Ok(code) if code.expose().len() == digits as usize => code,
-            _ => return refused_code_page(&state, jar, true, "Enter the code as digits only."),
+            _ => return refused_code_page(&state, jar, true, state.texts.digits_only),
         };
         let customer = pending
             .customer
@@ -303,18 +307,11 @@ pub(crate) async fn enter_code(
             CodeOutcome::WrongCode => {
                 pending.failures = pending.failures.saturating_add(1);
                 state.web.sessions.set_pending(&id, pending.write()).await?;
-                return refused_code_page(
-                    &state,
-                    jar,
-                    true,
-                    "That code is not right. Check it and try again.",
-                );
+                return refused_code_page(&state, jar, true, state.texts.wrong_code);
             }
-            CodeOutcome::Expired => "That code has expired. Ask for a new one.",
-            CodeOutcome::Locked => {
-                "Too many wrong codes: codes for this account are paused for a while."
-            }
-            _ => "That code was wrong too often. Ask for a new one.",
+            CodeOutcome::Expired => state.texts.code_expired,
+            CodeOutcome::Locked => state.texts.codes_paused,
+            _ => state.texts.wrong_too_often,
         };
         // Forget the code asked for and show the first step again.
         state.web.sessions.set_pending(&id, None).await?;
@@ -382,7 +379,7 @@ async fn sign_in_as(
 /// `POST /app/sign-in/restart`: forget the sign-in under way (the code asked
 /// for) and start again.
 pub(crate) async fn restart(
-    State(state): State<AppState>,
+    state: AppState,
     jar: CookieJar,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
@@ -414,7 +411,7 @@ pub(crate) async fn restart(
 /// logs no URIs), and nothing is stored unless it matches the CSRF cookie.
 /// Without a token (an old link) the sign-in page answers.
 pub(crate) async fn oidc_login(
-    State(state): State<AppState>,
+    state: AppState,
     jar: CookieJar,
     query: Result<Query<CsrfForm>, QueryRejection>,
 ) -> Response {
@@ -461,7 +458,7 @@ pub(crate) struct Callback {
 
 /// `GET /app/callback`: the provider sends the browser back here.
 pub(crate) async fn oidc_callback(
-    State(state): State<AppState>,
+    state: AppState,
     jar: CookieJar,
     query: Result<Query<Callback>, QueryRejection>,
 ) -> Response {
@@ -469,9 +466,7 @@ pub(crate) async fn oidc_callback(
         let SignInMethod::Oidc { login, .. } = &state.web.method else {
             return Err(AppError::NotFound);
         };
-        let expired = AppError::BadRequest(
-            "This sign-in is no longer valid. Please start signing in again.",
-        );
+        let expired = AppError::BadRequest(SignInProblem::Expired);
         let Some((id, session)) = state.session(&jar).await? else {
             return Err(expired);
         };
@@ -488,9 +483,7 @@ pub(crate) async fn oidc_callback(
         };
         if let Some(error) = callback.error.as_deref() {
             info!(error = %error.chars().take(64).collect::<String>(), "login refused at the provider");
-            return Err(AppError::BadRequest(
-                "Sign-in was cancelled or refused. Please try again.",
-            ));
+            return Err(AppError::BadRequest(SignInProblem::Refused));
         }
         let (Some(code), Some(returned_state)) = (callback.code, callback.state) else {
             return Err(expired);
@@ -506,9 +499,7 @@ pub(crate) async fn oidc_callback(
             }
             Err(error) => {
                 warn!(%error, "login rejected");
-                return Err(AppError::BadRequest(
-                    "Sign-in could not be verified. Please start signing in again.",
-                ));
+                return Err(AppError::BadRequest(SignInProblem::Unverified));
             }
         };
         let unlocked = state.web.sign_in.signed_in(&customer).await?;
@@ -532,7 +523,7 @@ async fn posted_session(
 
 /// `POST /app/sign-out`: delete the session (and sign out at the provider).
 pub(crate) async fn sign_out(
-    State(state): State<AppState>,
+    state: AppState,
     jar: CookieJar,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {

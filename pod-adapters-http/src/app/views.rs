@@ -9,6 +9,7 @@ use tracing::error;
 
 use super::AppState;
 use super::assets::{SCRIPT, STYLESHEET};
+use super::texts::WebTexts;
 
 /// What every page's frame needs.
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub(crate) struct Layout {
     pub(crate) signed_in: bool,
     /// Which navigation entry is current: `orders`, `profile`, `privacy`, `sign-in`.
     pub(crate) current: &'static str,
+    /// The words of the request's language.
+    pub(crate) t: &'static WebTexts,
 }
 
 impl Layout {
@@ -36,6 +39,7 @@ impl Layout {
             csrf: String::new(),
             signed_in: false,
             current,
+            t: state.texts,
         }
     }
 
@@ -101,24 +105,6 @@ pub(crate) struct OrdersView {
     pub(crate) confirmed: Vec<ConfirmedView>,
 }
 
-fn title(order: &Order) -> String {
-    let size = order.pizza().size().name();
-    let mut chars = size.chars();
-    match chars.next() {
-        Some(first) => format!("{}{} pizza", first.to_uppercase(), chars.as_str()),
-        None => "Pizza".to_owned(),
-    }
-}
-
-fn toppings(order: &Order) -> String {
-    let spoken = order.pizza().spoken_toppings();
-    if spoken.is_empty() {
-        "no toppings".to_owned()
-    } else {
-        format!("with {spoken}")
-    }
-}
-
 /// "4 min 05 s".
 fn duration_label(millis: u128) -> String {
     let seconds = millis.div_ceil(1000);
@@ -131,18 +117,23 @@ fn duration_label(millis: u128) -> String {
 impl OrdersView {
     /// The customer's pending order and confirmed orders (newest first, as
     /// the store lists them) at `now`.
-    pub(crate) fn new(orders: &[Order], now: Timestamp, policy: &ConfirmationPolicy) -> Self {
+    pub(crate) fn new(
+        orders: &[Order],
+        now: Timestamp,
+        policy: &ConfirmationPolicy,
+        t: &WebTexts,
+    ) -> Self {
         let pending = orders.iter().find_map(|order| {
             let waiting = order.awaiting()?;
             let left = waiting.expires_at().since(now).as_millis();
             Some(PendingView {
                 id: order.id().to_string(),
-                title: title(order),
-                toppings: toppings(order),
+                title: (t.pizza_title)(order),
+                toppings: (t.pizza_toppings)(order),
                 placed: When::new(order.placed_at()),
                 place: match waiting.channel() {
-                    Channel::Sms => "phone",
-                    Channel::Email => "email",
+                    Channel::Sms => t.your_phone,
+                    Channel::Email => t.your_email,
                 },
                 sent_to: waiting.masked_destination().to_owned(),
                 expires: When::new(waiting.expires_at()),
@@ -158,8 +149,8 @@ impl OrdersView {
             .filter_map(|order| match order.state() {
                 OrderState::Confirmed { at } => Some(ConfirmedView {
                     id: order.id().to_string(),
-                    title: title(order),
-                    toppings: toppings(order),
+                    title: (t.pizza_title)(order),
+                    toppings: (t.pizza_toppings)(order),
                     confirmed: When::new(*at),
                 }),
                 _ => None,
@@ -208,8 +199,10 @@ pub(crate) struct SignInPage {
     pub(crate) code_stage: bool,
     pub(crate) notice: Option<String>,
     pub(crate) error: Option<String>,
-    pub(crate) code_digits: u32,
-    pub(crate) codes_per_hour: u32,
+    /// "a 4-digit code is on its way", in the page's language.
+    pub(crate) code_on_its_way: String,
+    /// "At most 5 codes an hour", in the page's language.
+    pub(crate) codes_per_hour: String,
 }
 
 /// The privacy policy page.

@@ -148,7 +148,7 @@ pub(crate) async fn decide(
             Err(_) => app.error_page(AppError::Unavailable),
         },
         Some("deny") => to_client(&state.oauth.service.deny(&valid)),
-        _ => app.error_page(AppError::BadRequest("Choose Allow or Deny.")),
+        _ => app.error_page(AppError::BadOAuthRequest("Choose Allow or Deny.")),
     }
 }
 
@@ -223,7 +223,7 @@ pub(crate) async fn unlink(
         if !csrf_matches(form.csrf.as_deref(), &session) {
             return Err(AppError::Forbidden);
         }
-        let grant = GrantId::parse(form.grant).ok_or(AppError::BadRequest("No such link."))?;
+        let grant = GrantId::parse(form.grant).ok_or(AppError::BadOAuthRequest("No such link."))?;
         state.oauth.service.unlink(&customer, &grant).await?;
         Ok(app.redirect("/linked?notice=unlinked"))
     }

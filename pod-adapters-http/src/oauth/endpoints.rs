@@ -97,7 +97,7 @@ pub(crate) async fn check(
     params: &Params,
 ) -> Result<pod_ports::oauth::ValidAuthorization, Response> {
     if params.is_repeated("client_id") || params.is_repeated("redirect_uri") {
-        return Err(state.app.error_page(AppError::BadRequest(
+        return Err(state.app.error_page(AppError::BadOAuthRequest(
             "The request names its application or return address more than once.",
         )));
     }
@@ -115,7 +115,7 @@ pub(crate) async fn check(
         ))),
         Ok(valid) => Ok(valid),
         Err(AuthorizeError::NoRedirect(message)) => {
-            Err(state.app.error_page(AppError::BadRequest(message)))
+            Err(state.app.error_page(AppError::BadOAuthRequest(message)))
         }
         Err(AuthorizeError::Redirect(redirect)) => Err(to_client(&redirect)),
         Err(AuthorizeError::Unavailable) => Err(state.app.error_page(AppError::Unavailable)),

@@ -138,9 +138,12 @@ pub(crate) fn router(
     web: Arc<WebApp>,
     oauth: Arc<OAuthServer>,
 ) -> Router<HttpState> {
+    // The OAuth pages speak English (the web app's other pages follow
+    // Accept-Language).
     let app = AppState {
         http: http.clone(),
         web,
+        texts: &crate::app::texts::EN,
     };
     let endpoints = Router::new()
         .route(

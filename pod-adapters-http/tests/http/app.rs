@@ -33,6 +33,9 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use crate::support::{CODE, WRONG, fixed_code, test_clock};
+
+#[path = "app_language.rs"]
+mod language;
 use pod_ports::testing::ManualClock;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

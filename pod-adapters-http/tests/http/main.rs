@@ -40,6 +40,7 @@ mod can_fulfill;
 mod cancel;
 mod faults;
 mod oauth;
+mod progressive;
 mod replay;
 mod skill_events;
 mod support;
@@ -72,6 +73,7 @@ struct Overrides {
     answers: Option<Arc<dyn AnsweredRequests>>,
     /// How long a copy of a request in flight waits for its answer.
     replay_wait: Option<Duration>,
+    progressive: Option<pod_adapters_http::ProgressiveResponses>,
 }
 
 /// A router over the embedded adapters with two users: `demo` (email
@@ -156,6 +158,10 @@ impl Env {
         )
         .with_alexa_links(store.clone())
         .with_answered_requests(overrides.answers.unwrap_or_else(|| store.clone()));
+        let state = match overrides.progressive {
+            Some(progressive) => state.with_progressive_responses(progressive),
+            None => state,
+        };
         Env {
             router: pod_adapters_http::router(state),
             clock,

@@ -56,6 +56,20 @@ pub struct ServeArgs {
         help_heading = "Alexa"
     )]
     pub alexa_timestamp_tolerance: u64,
+    /// Say "One moment while I send your code." through Alexa's progressive
+    /// response API when an order has not been answered after this long, or
+    /// `off`.
+    #[arg(long, env = "POD_PROGRESSIVE_AFTER", default_value = "300ms", value_parser = parse_optional_duration, help_heading = "Alexa")]
+    pub progressive_after: Threshold,
+    /// How long a progressive response may take before it is given up (it
+    /// never delays the answer).
+    #[arg(long, env = "POD_PROGRESSIVE_TIMEOUT", default_value = "1s", value_parser = parse_duration, help_heading = "Alexa")]
+    pub progressive_timeout: Duration,
+    /// For tests: one more Alexa API endpoint (an origin such as
+    /// http://127.0.0.1:9000) that progressive responses may go to besides
+    /// Amazon's API hosts.
+    #[arg(long, env = "POD_ALEXA_API_TEST_ENDPOINT", hide = true)]
+    pub alexa_api_test_endpoint: Option<String>,
 
     /// How long a one-time code is valid (30s to 1h).
     #[arg(long, env = "POD_CODE_LIFETIME", default_value = "5m", value_parser = parse_duration, help_heading = "One-time codes")]
@@ -341,6 +355,20 @@ fn names_of(id: &str) -> (String, String) {
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     humantime::parse_duration(raw.trim())
         .map_err(|_| "expected a duration such as 30s, 5m or 1h".to_owned())
+}
+
+/// A duration after which something happens, or never (`off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threshold(pub Option<Duration>);
+
+/// A duration, or `off` (also `never`) for none.
+fn parse_optional_duration(raw: &str) -> Result<Threshold, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "off" | "never" => Ok(Threshold(None)),
+        _ => parse_duration(raw)
+            .map(|d| Threshold(Some(d)))
+            .map_err(|_| "expected a duration such as 300ms or 1s, or off".to_owned()),
+    }
 }
 
 fn parse_base_path(raw: &str) -> Result<String, String> {

@@ -87,6 +87,13 @@ pub struct Settings {
     pub verify: VerifySetting,
     /// Accepted skill ids (empty: not checked, only allowed outside strict mode).
     pub skill_ids: Vec<String>,
+    /// When a slow order gets a progressive response (`None`: never), and
+    /// how long one may take.
+    pub progressive_after: Option<Duration>,
+    /// How long one progressive response may take.
+    pub progressive_timeout: Duration,
+    /// For tests: one more Alexa API endpoint progressive responses may go to.
+    pub alexa_api_test_endpoint: Option<String>,
     /// Timestamp tolerance.
     pub timestamp_tolerance: Duration,
     /// TLS certificate and key.
@@ -255,6 +262,9 @@ impl Settings {
             api_audience: data.api_audience.clone(),
             verify,
             skill_ids,
+            progressive_after: serve.progressive_after.0,
+            progressive_timeout: serve.progressive_timeout,
+            alexa_api_test_endpoint: serve.alexa_api_test_endpoint.clone(),
             timestamp_tolerance,
             tls,
             metrics_listen: serve.metrics_listen,
@@ -395,6 +405,40 @@ mod tests {
         assert_eq!(s.policy.code_lifetime(), Duration::from_secs(120));
         assert_eq!(s.policy.code_digits(), 6);
         assert_eq!(s.metrics_listen.unwrap().port(), 9100);
+    }
+
+    #[test]
+    fn progressive_responses_come_after_a_threshold_or_never() {
+        let s = load(&[], &[]).unwrap();
+        assert_eq!(s.progressive_after, Some(Duration::from_millis(300)));
+        assert_eq!(s.progressive_timeout, Duration::from_secs(1));
+        assert_eq!(s.alexa_api_test_endpoint, None);
+        let s = load(
+            &[
+                "--progressive-after",
+                "1s",
+                "--progressive-timeout",
+                "500ms",
+                "--alexa-api-test-endpoint",
+                "http://127.0.0.1:9000",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.progressive_after, Some(Duration::from_secs(1)));
+        assert_eq!(s.progressive_timeout, Duration::from_millis(500));
+        assert_eq!(
+            s.alexa_api_test_endpoint.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        for off in ["off", "OFF", "never"] {
+            let s = load(&["--progressive-after", off], &[]).unwrap();
+            assert_eq!(s.progressive_after, None, "{off}");
+        }
+        let error = load(&["--progressive-after", "soon"], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--progressive-after"), "{error}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - `device`: [`Simulator`], which builds request envelopes with
 //!   pod-alexa's types, signs and posts them, and [`SkillAnswer`];
 //! - `print`: what the commands print, and their errors, in words;
+//! - `record`: recorded dialogs (`pod dialog --record` / `--replay`);
 //! - here: the flags of `pod simulate` and `pod dialog`, and the commands.
 //!
 //! Both commands print the answer on stdout, what was heard on stderr, and
@@ -15,8 +16,10 @@
 mod device;
 mod model;
 mod print;
+mod record;
 
 use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -30,6 +33,10 @@ pub use model::{
     language_of,
 };
 use print::{print_answer, successful};
+pub use record::{
+    AnswerEssentials, CODE_VARIABLE, CardEssentials, FORMAT, Recording, RequestEssentials, Turn,
+    read_recording,
+};
 
 /// Who speaks to which endpoint: the flags `pod simulate` and `pod dialog`
 /// share.
@@ -83,6 +90,15 @@ pub struct DialogArgs {
     /// Who speaks, and to which endpoint.
     #[command(flatten)]
     pub speaker: Speaker,
+    /// Save the conversation to FILE (each utterance, the request's
+    /// essentials and the answer), the code said as {code}.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Say a recorded conversation again and fail on the first answer
+    /// that differs (the recording's locale and user, unless --user is
+    /// given; {code} is the user's last code in the outbox).
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
 }
 
 fn parse_slot(raw: &str) -> Result<(String, String), String> {
@@ -131,7 +147,18 @@ pub async fn simulate_command(args: SimulateArgs, data: &DataArgs) -> anyhow::Re
 
 /// `pod dialog`: one utterance per line until the session ends or input does.
 pub async fn dialog_command(args: DialogArgs, data: &DataArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.replay {
+        return record::replay(path, &args.speaker, data).await;
+    }
     let mut simulator = simulator_for(data, &args.speaker).await?;
+    let mut recorder = args.record.as_deref().map(|path| {
+        record::Recorder::new(
+            path,
+            &data.data_dir,
+            simulator.locale(),
+            args.speaker.user.as_deref(),
+        )
+    });
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();
     writeln!(
@@ -153,7 +180,12 @@ pub async fn dialog_command(args: DialogArgs, data: &DataArgs) -> anyhow::Result
         }
         let understood = simulator.model().understand(line.trim());
         eprintln!("  heard: {understood}");
+        let new_session = !simulator.in_session();
         let answer = simulator.send(&understood).await?;
-        print_answer(successful(simulator.url(), &answer)?, &mut out.lock())?;
+        let envelope = successful(simulator.url(), &answer)?;
+        print_answer(envelope, &mut out.lock())?;
+        if let Some(recorder) = &mut recorder {
+            recorder.turn(line.trim(), &understood, new_session, envelope)?;
+        }
     }
 }

@@ -79,6 +79,7 @@ pub(super) const DE_DE: Texts = Texts {
         Wenn dich ein Code erreicht, sag bestätige, gefolgt vom Code. \
         Sonst versuche es bitte in ein paar Minuten noch einmal.",
     misunderstood_pizza,
+    one_moment: "Einen Moment, ich schicke dir deinen Code.",
 };
 
 const ORDER_HINT: &str = "Du kannst sagen: Bestelle eine große Pizza mit Salami.";

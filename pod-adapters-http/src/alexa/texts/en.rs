@@ -76,6 +76,7 @@ pub(super) const EN_US: Texts = Texts {
     too_slow: "Sorry, that is taking longer than it should. \
         If a code reaches you, say authorize, followed by the code. Otherwise, please try again in a few minutes.",
     misunderstood_pizza,
+    one_moment: "One moment while I send your code.",
 };
 
 /// en-GB: "sent to your mobile" for "received in your phone".

@@ -108,6 +108,9 @@ pub(crate) struct Texts {
     pub(crate) too_slow: &'static str,
     /// The size or toppings were not understood.
     pub(crate) misunderstood_pizza: fn(error: &PizzaError) -> String,
+    /// The progressive response while an order's code is being sent
+    /// (plain text; it goes out as SSML).
+    pub(crate) one_moment: &'static str,
 }
 
 /// "Eine große Pizza" from "eine große Pizza".

@@ -27,6 +27,7 @@ fn plain(texts: &Texts) -> Vec<(&'static str, &'static str)> {
         ("code_delivery_failed", texts.code_delivery_failed),
         ("unavailable", texts.unavailable),
         ("too_slow", texts.too_slow),
+        ("one_moment", texts.one_moment),
     ]
 }
 
