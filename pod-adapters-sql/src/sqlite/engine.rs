@@ -156,7 +156,7 @@ enum Message {
     /// Runs on the writer's connection outside any transaction (tests reach
     /// the connection with it).
     #[cfg(test)]
-    Raw(Box<dyn FnOnce(&Connection) + Send>),
+    Raw(RawWork),
     /// A write that need not start a batch of its own: it rides along with
     /// the next write, or is committed after [`LAZY_WAIT`] without one.
     Lazy(Box<dyn WriteJob>),
@@ -462,6 +462,10 @@ fn enable_wal(conn: &Connection) -> Result<(), StoreError> {
     }
 }
 
+/// Work a test runs on the writer's connection.
+#[cfg(test)]
+type RawWork = Box<dyn FnOnce(&Connection) + Send>;
+
 /// The writes of the next batch, as they are taken from the channel.
 #[derive(Default)]
 struct NextBatch {
@@ -472,7 +476,7 @@ struct NextBatch {
     lazy_until: Option<Instant>,
     /// Work on the connection that ends the batch and runs after it.
     #[cfg(test)]
-    raw: Option<Box<dyn FnOnce(&Connection) + Send>>,
+    raw: Option<RawWork>,
 }
 
 impl NextBatch {
@@ -548,10 +552,8 @@ fn run_writer(
             run_batch(slot, batch, telemetry, writes_failing);
         }
         #[cfg(test)]
-        if let Some(work) = next.raw {
-            if let Some(conn) = lock(slot).as_ref() {
-                work(conn);
-            }
+        if let (Some(work), Some(conn)) = (next.raw, lock(slot).as_ref()) {
+            work(conn);
         }
     }
     lock(slot).take();
