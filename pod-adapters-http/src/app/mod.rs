@@ -46,7 +46,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::warn;
 
 use crate::{HttpState, LiveEvents};
-use texts::{SignInProblem, WebTexts};
+use texts::{OAuthProblem, SignInProblem, WebTexts};
 
 /// The name of the session cookie.
 pub(crate) const SESSION_COOKIE: &str = "pod_session";
@@ -335,8 +335,8 @@ pub(crate) enum AppError {
     Forbidden,
     /// A bad request, with a message for the person.
     BadRequest(SignInProblem),
-    /// A bad request of the OAuth server, with its (English) message.
-    BadOAuthRequest(&'static str),
+    /// A bad request of the OAuth server, with a message for the person.
+    BadOAuthRequest(OAuthProblem),
     /// No such page.
     NotFound,
     /// Something behind pod failed.
@@ -370,9 +370,11 @@ impl AppState {
                 t.bad_request_title,
                 t.problem(problem),
             ),
-            AppError::BadOAuthRequest(message) => {
-                (StatusCode::BAD_REQUEST, t.bad_request_title, message)
-            }
+            AppError::BadOAuthRequest(problem) => (
+                StatusCode::BAD_REQUEST,
+                t.bad_request_title,
+                t.oauth_problem(problem),
+            ),
             AppError::NotFound => (StatusCode::NOT_FOUND, t.not_found_title, t.not_found),
             AppError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -5,6 +5,7 @@
 //! the skill's `alexa/texts`.
 
 use pod_domain::{Language, Order, PizzaSize};
+use pod_ports::oauth::SCOPE_ORDER;
 
 /// What the web app says in one language. Plain texts are fields; texts
 /// with something in them are functions of it.
@@ -107,6 +108,36 @@ pub(crate) struct WebTexts {
     pub(crate) sign_in_expired: &'static str,
     pub(crate) sign_in_refused: &'static str,
     pub(crate) sign_in_unverified: &'static str,
+
+    /// The consent page's title.
+    pub(crate) consent_title: &'static str,
+    /// "Link Pizza on Demand for Alexa?"
+    pub(crate) consent_heading: fn(client: &str) -> String,
+    /// Before the account's name: "You are signed in as".
+    pub(crate) consent_signed_in_as: &'static str,
+    /// After the client's name, before the list of what it may do.
+    pub(crate) consent_asks_to: &'static str,
+    pub(crate) consent_hint: &'static str,
+    pub(crate) allow: &'static str,
+    pub(crate) deny: &'static str,
+    /// What the `order` scope allows.
+    pub(crate) scope_order: &'static str,
+
+    pub(crate) linked_title: &'static str,
+    /// "linked 2026-12-01 16:09 UTC".
+    pub(crate) linked_since: fn(since: &str) -> String,
+    pub(crate) unlink: &'static str,
+    /// The Unlink button's accessible name for one skill.
+    pub(crate) unlink_label: fn(client: &str) -> String,
+    pub(crate) no_links: &'static str,
+    pub(crate) linked_hint: &'static str,
+    pub(crate) notice_unlinked: &'static str,
+
+    pub(crate) oauth_unknown_client: &'static str,
+    pub(crate) oauth_unregistered_redirect: &'static str,
+    pub(crate) oauth_repeated: &'static str,
+    pub(crate) oauth_no_decision: &'static str,
+    pub(crate) oauth_no_such_link: &'static str,
 }
 
 /// A message for the person on a "That did not work" page.
@@ -120,6 +151,32 @@ pub(crate) enum SignInProblem {
     Unverified,
 }
 
+/// A message for the person on an OAuth "That did not work" page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OAuthProblem {
+    /// The authorization request names no known client.
+    UnknownClient,
+    /// Its redirect URI is not registered for the client.
+    UnregisteredRedirect,
+    /// It names its client or redirect URI more than once.
+    Repeated,
+    /// The consent form came back with neither Allow nor Deny.
+    NoDecision,
+    /// Unlink of a link that is not there.
+    NoSuchLink,
+}
+
+impl From<pod_ports::oauth::NoRedirect> for OAuthProblem {
+    fn from(reason: pod_ports::oauth::NoRedirect) -> Self {
+        match reason {
+            pod_ports::oauth::NoRedirect::UnknownClient => OAuthProblem::UnknownClient,
+            pod_ports::oauth::NoRedirect::UnregisteredRedirectUri => {
+                OAuthProblem::UnregisteredRedirect
+            }
+        }
+    }
+}
+
 impl WebTexts {
     pub(crate) fn problem(&self, problem: SignInProblem) -> &'static str {
         match problem {
@@ -127,6 +184,21 @@ impl WebTexts {
             SignInProblem::Refused => self.sign_in_refused,
             SignInProblem::Unverified => self.sign_in_unverified,
         }
+    }
+
+    pub(crate) fn oauth_problem(&self, problem: OAuthProblem) -> &'static str {
+        match problem {
+            OAuthProblem::UnknownClient => self.oauth_unknown_client,
+            OAuthProblem::UnregisteredRedirect => self.oauth_unregistered_redirect,
+            OAuthProblem::Repeated => self.oauth_repeated,
+            OAuthProblem::NoDecision => self.oauth_no_decision,
+            OAuthProblem::NoSuchLink => self.oauth_no_such_link,
+        }
+    }
+
+    /// What a scope pod knows allows (`None` for any other).
+    pub(crate) fn scope(&self, scope: &str) -> Option<&'static str> {
+        (scope == SCOPE_ORDER).then_some(self.scope_order)
     }
 }
 
@@ -245,6 +317,29 @@ pub(crate) static EN: WebTexts = WebTexts {
     sign_in_expired: "This sign-in is no longer valid. Please start signing in again.",
     sign_in_refused: "Sign-in was cancelled or refused. Please try again.",
     sign_in_unverified: "Sign-in could not be verified. Please start signing in again.",
+
+    consent_title: "Link your account",
+    consent_heading: |client| format!("Link {client}?"),
+    consent_signed_in_as: "You are signed in as",
+    consent_asks_to: "asks to:",
+    consent_hint: "It never sees your codes. You can unlink it at any time under Linked skills.",
+    allow: "Allow",
+    deny: "Deny",
+    scope_order: "Place pizza orders for you by voice. Each order still waits for the one-time code pod sends to your phone or email.",
+
+    linked_title: "Linked skills",
+    linked_since: |since| format!("linked {since}"),
+    unlink: "Unlink",
+    unlink_label: |client| format!("Unlink {client}"),
+    no_links: "No skill is linked to your account.",
+    linked_hint: "A linked skill may place orders for you by voice; every order still waits for the code pod sends you. Unlinking ends its access at once.",
+    notice_unlinked: "Unlinked. The skill can no longer act for you; link it again from the Alexa app if you want it back.",
+
+    oauth_unknown_client: "The request does not name a known application.",
+    oauth_unregistered_redirect: "The address to return to is not registered for this application.",
+    oauth_repeated: "The request names its application or return address more than once.",
+    oauth_no_decision: "Choose Allow or Deny.",
+    oauth_no_such_link: "No such link.",
 };
 
 /// German ("du", as the skill speaks).
@@ -375,6 +470,29 @@ pub(crate) static DE: WebTexts = WebTexts {
     sign_in_expired: "Diese Anmeldung ist nicht mehr gültig. Bitte melde dich noch einmal an.",
     sign_in_refused: "Die Anmeldung wurde abgebrochen oder abgelehnt. Bitte versuche es noch einmal.",
     sign_in_unverified: "Die Anmeldung konnte nicht geprüft werden. Bitte melde dich noch einmal an.",
+
+    consent_title: "Konto verknüpfen",
+    consent_heading: |client| format!("{client} verknüpfen?"),
+    consent_signed_in_as: "Du bist angemeldet als",
+    consent_asks_to: "möchte:",
+    consent_hint: "Deine Codes sieht der Skill nie. Du kannst die Verknüpfung jederzeit unter „Verknüpfte Skills“ aufheben.",
+    allow: "Erlauben",
+    deny: "Ablehnen",
+    scope_order: "Per Sprache Pizza für dich bestellen. Jede Bestellung wartet weiterhin auf den Einmalcode, den pod an dein Telefon oder deine E-Mail schickt.",
+
+    linked_title: "Verknüpfte Skills",
+    linked_since: |since| format!("verknüpft am {since}"),
+    unlink: "Verknüpfung aufheben",
+    unlink_label: |client| format!("Verknüpfung mit {client} aufheben"),
+    no_links: "Mit deinem Konto ist kein Skill verknüpft.",
+    linked_hint: "Ein verknüpfter Skill darf per Sprache für dich bestellen; jede Bestellung wartet trotzdem auf den Code, den pod dir schickt. Hebst du die Verknüpfung auf, endet sein Zugriff sofort.",
+    notice_unlinked: "Verknüpfung aufgehoben. Der Skill kann nicht mehr für dich handeln; verknüpfe ihn in der Alexa-App neu, wenn du ihn wieder nutzen willst.",
+
+    oauth_unknown_client: "Die Anfrage nennt keine bekannte Anwendung.",
+    oauth_unregistered_redirect: "Die Rücksprungadresse ist für diese Anwendung nicht eingetragen.",
+    oauth_repeated: "Die Anfrage nennt ihre Anwendung oder Rücksprungadresse mehr als einmal.",
+    oauth_no_decision: "Wähle „Erlauben“ oder „Ablehnen“.",
+    oauth_no_such_link: "Diese Verknüpfung gibt es nicht.",
 };
 
 /// The catalogue for an `Accept-Language` header: its most preferred
@@ -442,5 +560,9 @@ mod tests {
             assert!(!shown.contains(": \"\""), "{}: an empty text", texts.lang);
         }
         assert_ne!(EN.sign_in_title, DE.sign_in_title);
+        for scope in pod_ports::oauth::SUPPORTED_SCOPES {
+            assert!(EN.scope(scope.0).is_some() && DE.scope(scope.0).is_some());
+        }
+        assert_eq!(EN.scope("other"), None);
     }
 }

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::Form;
 use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Query, RawQuery, State};
+use axum::extract::{Query, RawQuery};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::endpoints::{OAuthState, Params, check, to_client};
 use super::{origin_of, remember_return};
+use crate::app::texts::OAuthProblem;
 use crate::app::views::{Layout, render};
 use crate::app::{AppError, CONTENT_SECURITY_POLICY, csrf_matches};
 
@@ -22,6 +23,8 @@ use crate::app::{AppError, CONTENT_SECURITY_POLICY, csrf_matches};
 #[template(path = "oauth_consent.html")]
 pub(crate) struct ConsentPage {
     pub(crate) layout: Layout,
+    /// "Link Pizza on Demand for Alexa?"
+    pub(crate) heading: String,
     pub(crate) client_name: String,
     pub(crate) customer: String,
     pub(crate) scopes: Vec<String>,
@@ -37,7 +40,10 @@ pub(crate) struct ConsentPage {
 pub(crate) struct LinkView {
     pub(crate) grant: String,
     pub(crate) name: String,
+    /// "linked 2026-12-01 16:09 UTC".
     pub(crate) since: String,
+    /// The Unlink button's accessible name.
+    pub(crate) unlink_label: String,
 }
 
 #[derive(Template)]
@@ -59,11 +65,7 @@ fn day_and_time(at: Timestamp) -> String {
 
 /// `GET /app/oauth/authorize`: sign in first (and come back here), then
 /// Allow or Deny.
-pub(crate) async fn page(
-    State(state): State<OAuthState>,
-    jar: CookieJar,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub(crate) async fn page(state: OAuthState, jar: CookieJar, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
     let params = Params::parse(query.as_bytes());
     let valid = match check(&state, &params).await {
@@ -80,20 +82,29 @@ pub(crate) async fn page(
         }
         Err(other) => return app.error_page(other),
     };
+    // The service refuses scopes pod does not know; just in case, one
+    // shows as its English description or its name.
     let scopes = valid
         .scopes
         .iter()
         .map(|s| {
-            SUPPORTED_SCOPES
-                .iter()
-                .find(|(k, _)| k == s)
-                .map_or_else(|| s.clone(), |(_, text)| (*text).to_owned())
+            app.texts
+                .scope(s)
+                .or_else(|| {
+                    SUPPORTED_SCOPES
+                        .iter()
+                        .find(|(k, _)| k == s)
+                        .map(|(_, text)| *text)
+                })
+                .map_or_else(|| s.clone(), str::to_owned)
         })
         .collect();
     let mut response = render(
         StatusCode::OK,
         &ConsentPage {
-            layout: Layout::new(app, "Link your account", "linked").signed_in(&session.csrf_token),
+            layout: Layout::new(app, app.texts.consent_title, "linked")
+                .signed_in(&session.csrf_token),
+            heading: (app.texts.consent_heading)(&valid.client_name),
             client_name: valid.client_name.clone(),
             customer: customer.to_string(),
             scopes,
@@ -123,11 +134,7 @@ pub(crate) async fn page(
 
 /// `POST /app/oauth/authorize`: Allow (a code for the client) or Deny
 /// (`access_denied`), both as a redirect to the client.
-pub(crate) async fn decide(
-    State(state): State<OAuthState>,
-    jar: CookieJar,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn decide(state: OAuthState, jar: CookieJar, body: Bytes) -> Response {
     let app = &state.app;
     let params = Params::parse(&body);
     let (_, session, customer) = match app.signed_in(&jar).await {
@@ -148,7 +155,7 @@ pub(crate) async fn decide(
             Err(_) => app.error_page(AppError::Unavailable),
         },
         Some("deny") => to_client(&state.oauth.service.deny(&valid)),
-        _ => app.error_page(AppError::BadOAuthRequest("Choose Allow or Deny.")),
+        _ => app.error_page(AppError::BadOAuthRequest(OAuthProblem::NoDecision)),
     }
 }
 
@@ -160,7 +167,7 @@ pub(crate) struct LinkedQuery {
 
 /// `GET /app/linked`: the skills linked to this account.
 pub(crate) async fn linked(
-    State(state): State<OAuthState>,
+    state: OAuthState,
     jar: CookieJar,
     Query(query): Query<LinkedQuery>,
 ) -> Response {
@@ -169,23 +176,22 @@ pub(crate) async fn linked(
         let (_, session, customer) = app.signed_in(&jar).await?;
         let links = state.oauth.service.linked(&customer).await?;
         let notice = match query.notice.as_deref() {
-            Some("unlinked") => Some(
-                "Unlinked. The skill can no longer act for you; link it again from the Alexa app if you want it back."
-                    .to_owned(),
-            ),
+            Some("unlinked") => Some(app.texts.notice_unlinked.to_owned()),
             _ => None,
         };
         Ok(render(
             StatusCode::OK,
             &LinkedPage {
-                layout: Layout::new(app, "Linked skills", "linked").signed_in(&session.csrf_token),
+                layout: Layout::new(app, app.texts.linked_title, "linked")
+                    .signed_in(&session.csrf_token),
                 notice,
                 links: links
                     .into_iter()
                     .map(|l| LinkView {
                         grant: l.grant.id.to_string(),
+                        since: (app.texts.linked_since)(&day_and_time(l.grant.created_at)),
+                        unlink_label: (app.texts.unlink_label)(&l.client_name),
                         name: l.client_name,
-                        since: day_and_time(l.grant.created_at),
                     })
                     .collect(),
             },
@@ -206,7 +212,7 @@ pub(crate) struct UnlinkForm {
 /// `POST /app/linked/unlink`: revoke one linked skill's grant, its tokens
 /// with it.
 pub(crate) async fn unlink(
-    State(state): State<OAuthState>,
+    state: OAuthState,
     jar: CookieJar,
     form: Result<Form<UnlinkForm>, FormRejection>,
 ) -> Response {
@@ -223,7 +229,8 @@ pub(crate) async fn unlink(
         if !csrf_matches(form.csrf.as_deref(), &session) {
             return Err(AppError::Forbidden);
         }
-        let grant = GrantId::parse(form.grant).ok_or(AppError::BadOAuthRequest("No such link."))?;
+        let grant = GrantId::parse(form.grant)
+            .ok_or(AppError::BadOAuthRequest(OAuthProblem::NoSuchLink))?;
         state.oauth.service.unlink(&customer, &grant).await?;
         Ok(app.redirect("/linked?notice=unlinked"))
     }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequestParts, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -18,13 +19,31 @@ use pod_ports::oauth::{
 use serde_json::json;
 
 use super::{OAuthServer, redirect_url};
+use crate::app::texts::OAuthProblem;
 use crate::app::{AppError, AppState, see_other};
 
-/// The state of the OAuth routes.
+/// The state of the OAuth routes. Page handlers take it as
+/// `state: OAuthState`, which picks the words of the request's language
+/// (`Accept-Language`) the way [`AppState`] does.
 #[derive(Clone)]
 pub(crate) struct OAuthState {
     pub(crate) app: AppState,
     pub(crate) oauth: Arc<OAuthServer>,
+}
+
+impl FromRequestParts<OAuthState> for OAuthState {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &OAuthState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(app) = AppState::from_request_parts(parts, &state.app).await;
+        Ok(OAuthState {
+            app,
+            oauth: state.oauth.clone(),
+        })
+    }
 }
 
 /// Form or query parameters, with the names that came more than once
@@ -97,9 +116,9 @@ pub(crate) async fn check(
     params: &Params,
 ) -> Result<pod_ports::oauth::ValidAuthorization, Response> {
     if params.is_repeated("client_id") || params.is_repeated("redirect_uri") {
-        return Err(state.app.error_page(AppError::BadOAuthRequest(
-            "The request names its application or return address more than once.",
-        )));
+        return Err(state
+            .app
+            .error_page(AppError::BadOAuthRequest(OAuthProblem::Repeated)));
     }
     match state
         .oauth
@@ -114,9 +133,9 @@ pub(crate) async fn check(
             valid.state.as_ref(),
         ))),
         Ok(valid) => Ok(valid),
-        Err(AuthorizeError::NoRedirect(message)) => {
-            Err(state.app.error_page(AppError::BadOAuthRequest(message)))
-        }
+        Err(AuthorizeError::NoRedirect(reason)) => Err(state
+            .app
+            .error_page(AppError::BadOAuthRequest(reason.into()))),
         Err(AuthorizeError::Redirect(redirect)) => Err(to_client(&redirect)),
         Err(AuthorizeError::Unavailable) => Err(state.app.error_page(AppError::Unavailable)),
     }
@@ -124,10 +143,7 @@ pub(crate) async fn check(
 
 /// `GET /oauth/authorize`: checked here, then on to the consent page under
 /// `/app` with the same query (the session cookie is only sent there).
-pub(crate) async fn authorize(
-    State(state): State<OAuthState>,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub(crate) async fn authorize(state: OAuthState, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
     let params = Params::parse(query.as_bytes());
     match check(&state, &params).await {

@@ -16,7 +16,9 @@
 //! - `GET /app/linked`, `POST /app/linked/unlink`: the person's linked
 //!   skills, and unlinking one.
 //!
-//! Every decision is [`OAuthService`]'s; this module only translates.
+//! Every decision is [`OAuthService`]'s; this module only translates. The
+//! pages speak the browser's language (`Accept-Language`), like the rest of
+//! the web app.
 
 mod consent;
 mod endpoints;
@@ -138,8 +140,8 @@ pub(crate) fn router(
     web: Arc<WebApp>,
     oauth: Arc<OAuthServer>,
 ) -> Router<HttpState> {
-    // The OAuth pages speak English (the web app's other pages follow
-    // Accept-Language).
+    // English until a handler's `OAuthState` reads the request's
+    // Accept-Language.
     let app = AppState {
         http: http.clone(),
         web,

@@ -276,6 +276,15 @@ impl Env {
         self.send(request.body(Body::empty()).unwrap()).await
     }
 
+    /// `GET path` with `Accept-Language: accept` and `cookie`.
+    async fn get_in(&self, path: &str, accept: &str, cookie: Option<&str>) -> Page {
+        let mut request = Request::get(path).header(header::ACCEPT_LANGUAGE, accept);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
     async fn post(
         &self,
         path: &str,
@@ -1147,4 +1156,137 @@ async fn the_linked_skills_page_lists_and_unlinks() {
     // Signed out, the page asks to sign in.
     let page = env.get("/app/linked", None).await;
     assert_eq!(page.location(), "/app/sign-in");
+}
+
+#[tokio::test]
+async fn the_oauth_pages_follow_the_browsers_language() {
+    let env = env().await;
+    let cookie = env.signed_in().await;
+    let consent = format!("/app/oauth/authorize?{}", query(&alexa_request()));
+    let unknown_client = format!(
+        "/oauth/authorize?{}",
+        query(&with(&alexa_request(), "client_id", "nobody"))
+    );
+    let other_redirect = format!(
+        "/oauth/authorize?{}",
+        query(&with(&alexa_request(), "redirect_uri", OTHER))
+    );
+    let german = "de-DE,de;q=0.9,en;q=0.8";
+
+    // The consent page: title, what the skill may do, Allow and Deny.
+    let page = env.get_in(&consent, german, Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("<html lang=\"de\">"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("<title>Konto verknüpfen · Pizza on Demand</title>")
+    );
+    assert!(
+        page.body
+            .contains("<h1>Pizza on Demand for Alexa verknüpfen?</h1>")
+    );
+    assert!(page.body.contains("Du bist angemeldet als"));
+    assert!(page.body.contains("Per Sprache Pizza für dich bestellen."));
+    assert!(page.body.contains(">Erlauben</button>"));
+    assert!(page.body.contains(">Ablehnen</button>"));
+    assert!(!page.body.contains("Place pizza orders"), "{}", page.body);
+    // A form answered with neither: the error page in German.
+    let csrf = page.csrf();
+    let mut form = alexa_request();
+    form.push(("csrf", &csrf));
+    form.push(("decision", "later"));
+    let page = env
+        .post(
+            "/app/oauth/authorize",
+            &[
+                (header::COOKIE, cookie.clone()),
+                (header::ACCEPT_LANGUAGE, "de".to_owned()),
+            ],
+            &form,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.body.contains("Wähle „Erlauben“ oder „Ablehnen“."),
+        "{}",
+        page.body
+    );
+
+    // The linked skills: empty with the notice, then one to unlink.
+    let page = env
+        .get_in("/app/linked?notice=unlinked", german, Some(&cookie))
+        .await;
+    assert!(
+        page.body.contains("<h1>Verknüpfte Skills</h1>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Mit deinem Konto ist kein Skill verknüpft.")
+    );
+    assert!(page.body.contains("Verknüpfung aufgehoben."));
+    env.link().await;
+    let page = env.get_in("/app/linked", german, Some(&cookie)).await;
+    assert!(page.body.contains("verknüpft am "), "{}", page.body);
+    assert!(
+        page.body
+            .contains("aria-label=\"Verknüpfung mit Pizza on Demand for Alexa aufheben\"")
+    );
+    assert!(page.body.contains(">Verknüpfung aufheben</button>"));
+    assert!(!page.body.contains("Unlink"), "{}", page.body);
+
+    // The error pages of the authorization request.
+    let page = env.get_in(&unknown_client, german, None).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.body.contains("<h1>Das hat nicht geklappt</h1>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Die Anfrage nennt keine bekannte Anwendung.")
+    );
+    let page = env.get_in(&other_redirect, german, None).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.body
+            .contains("Die Rücksprungadresse ist für diese Anwendung nicht eingetragen."),
+        "{}",
+        page.body
+    );
+
+    // Any language pod does not have: English.
+    let french = "fr-FR,fr;q=0.9";
+    let page = env.get_in(&consent, french, Some(&cookie)).await;
+    assert!(page.body.contains("<html lang=\"en\">"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("<h1>Link Pizza on Demand for Alexa?</h1>")
+    );
+    assert!(page.body.contains("Place pizza orders for you by voice."));
+    assert!(page.body.contains(">Allow</button>") && page.body.contains(">Deny</button>"));
+    let page = env.get_in("/app/linked", french, Some(&cookie)).await;
+    assert!(
+        page.body.contains("<h1>Linked skills</h1>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("aria-label=\"Unlink Pizza on Demand for Alexa\"")
+    );
+    assert!(page.body.contains(">Unlink</button>"));
+    let page = env.get_in(&unknown_client, french, None).await;
+    assert!(
+        page.body.contains("<h1>That did not work</h1>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("The request does not name a known application.")
+    );
+    assert!(!page.body.contains("Anwendung"));
 }

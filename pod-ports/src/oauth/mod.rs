@@ -30,8 +30,8 @@ use crate::StoreError;
 
 pub use service::{
     AuthorizeError, AuthorizeRequest, ClientAuth, ClientRedirect, LinkedClient, NewClient,
-    OAuthConfig, OAuthError, OAuthService, SCOPE_ORDER, SUPPORTED_SCOPES, TokenResponse,
-    ValidAuthorization,
+    NoRedirect, OAuthConfig, OAuthError, OAuthService, SCOPE_ORDER, SUPPORTED_SCOPES,
+    TokenResponse, ValidAuthorization,
 };
 
 /// How long a spent refresh token is remembered for reuse detection: a

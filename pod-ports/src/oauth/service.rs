@@ -18,7 +18,8 @@ use crate::{Clock, StoreError};
 /// The one scope pod grants: ordering by voice.
 pub const SCOPE_ORDER: &str = "order";
 
-/// Every scope pod knows, with what the consent page says it allows.
+/// Every scope pod knows, with what it allows in English (the web app's
+/// consent page says it in the person's language).
 pub const SUPPORTED_SCOPES: &[(&str, &str)] = &[(
     SCOPE_ORDER,
     "Place pizza orders for you by voice. Each order still waits for the one-time code pod sends to your phone or email.",
@@ -149,12 +150,34 @@ pub enum AuthorizeError {
     /// The client id is missing or unknown, or the redirect URI is missing,
     /// malformed or not registered for the client: the person sees an error
     /// page and is never redirected (RFC 6749 §4.1.2.1).
-    NoRedirect(&'static str),
+    NoRedirect(NoRedirect),
     /// Anything else: redirect to the client with the error (RFC 6749
     /// §4.1.2.1).
     Redirect(ClientRedirect),
     /// The store failed.
     Unavailable,
+}
+
+/// What is wrong with an authorization request that must not be
+/// redirected: the adapter says it to the person in their language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRedirect {
+    /// The client id is missing or names no registered client.
+    UnknownClient,
+    /// The redirect URI is missing or not registered for the client.
+    UnregisteredRedirectUri,
+}
+
+impl NoRedirect {
+    /// What is wrong, in English (for logs and plain adapters).
+    pub fn description(self) -> &'static str {
+        match self {
+            NoRedirect::UnknownClient => "The request does not name a known application.",
+            NoRedirect::UnregisteredRedirectUri => {
+                "The address to return to is not registered for this application."
+            }
+        }
+    }
 }
 
 /// Client credentials as a token, revocation request presented them.
@@ -408,16 +431,12 @@ impl OAuthService {
         request: &AuthorizeRequest,
     ) -> Result<ValidAuthorization, AuthorizeError> {
         let Some(client_id) = request.client_id.as_deref().filter(|c| valid_client_id(c)) else {
-            return Err(AuthorizeError::NoRedirect(
-                "The request does not name a known application.",
-            ));
+            return Err(AuthorizeError::NoRedirect(NoRedirect::UnknownClient));
         };
         let client = match self.store.client(client_id).await {
             Ok(Some(client)) => client,
             Ok(None) => {
-                return Err(AuthorizeError::NoRedirect(
-                    "The request does not name a known application.",
-                ));
+                return Err(AuthorizeError::NoRedirect(NoRedirect::UnknownClient));
             }
             Err(error) => {
                 warn!(%error, "oauth: store failed");
@@ -433,7 +452,7 @@ impl OAuthService {
             .and_then(|uri| client.redirect_uris.iter().find(|r| r.as_str() == uri));
         let Some(redirect_uri) = redirect_uri.cloned() else {
             return Err(AuthorizeError::NoRedirect(
-                "The address to return to is not registered for this application.",
+                NoRedirect::UnregisteredRedirectUri,
             ));
         };
         let state = request.state.as_ref();
