@@ -18,92 +18,27 @@
 // Environment: POD_BIN (default $CARGO_TARGET_DIR/debug/pod, else
 // target/debug/pod), CHROMIUM (default /usr/bin/chromium).
 
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, mkdirSync, readFileSync, existsSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, existsSync, rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
-
-const run = promisify(execFile);
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, "../..");
-const shots = join(root, "artifacts", "screenshots");
-
-const podBin =
-  process.env.POD_BIN ||
-  join(process.env.CARGO_TARGET_DIR || join(root, "target"), "debug", "pod");
-const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
-
-let passed = 0;
-let failed = 0;
-async function step(name, body) {
-  const started = Date.now();
-  try {
-    await body();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (error) {
-    failed++;
-    console.log(`FAIL ${name}: ${error && error.stack ? error.stack : error}`);
-    throw error;
-  }
-}
-
-function expect(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
-async function waitForHealth(base, pod) {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (pod.exitCode !== null) throw new Error(`pod exited with ${pod.exitCode}`);
-    try {
-      const response = await fetch(`${base}/healthz`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-  throw new Error("pod did not become healthy in 30 s");
-}
-
-function outboxCodes(dataDir, purpose) {
-  const path = join(dataDir, "outbox.jsonl");
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line))
-    .filter((entry) => entry.purpose === purpose);
-}
-
-async function codeAfter(dataDir, purpose, seen) {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const codes = outboxCodes(dataDir, purpose);
-    if (codes.length > seen) return codes[codes.length - 1].code;
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
-  throw new Error(`no ${purpose} code reached the outbox`);
-}
+import {
+  chromiumPath,
+  codeAfter,
+  expect,
+  finish,
+  freePort,
+  podBin,
+  root,
+  run,
+  shots,
+  step,
+  tally,
+  waitForHealth,
+} from "./support.mjs";
 
 /// Alexa's redirect endpoint: records every query it receives.
 function alexaRedirectEndpoint(port) {
@@ -373,17 +308,10 @@ async function main() {
     alexa.server.close();
     pod.kill("SIGTERM");
     await new Promise((ok) => (pod.exitCode !== null ? ok() : pod.on("exit", ok)));
-    if (failed) console.log(`pod's log:\n${podLog}`);
+    if (tally.failed) console.log(`pod's log:\n${podLog}`);
     rmSync(work, { recursive: true, force: true });
   }
   console.log(`screenshots: ${shots}`);
 }
 
-main()
-  .catch(() => {
-    failed = Math.max(failed, 1);
-  })
-  .finally(() => {
-    console.log(`${passed} passed, ${failed} failed`);
-    process.exitCode = failed ? 1 : 0;
-  });
+finish(main);

@@ -13,91 +13,27 @@
 // Environment: POD_BIN (default $CARGO_TARGET_DIR/debug/pod, else
 // target/debug/pod), CHROMIUM (default /usr/bin/chromium).
 
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, existsSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
+import {
+  chromiumPath,
+  codeAfter,
+  expect,
+  finish,
+  freePort,
+  podBin,
+  root,
+  run,
+  shots,
+  step,
+  tally,
+  waitForHealth,
+} from "./support.mjs";
 
-const run = promisify(execFile);
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, "../..");
-const shots = join(root, "artifacts", "screenshots");
 const LIVE_TIMEOUT = 10_000;
-
-const podBin =
-  process.env.POD_BIN ||
-  join(process.env.CARGO_TARGET_DIR || join(root, "target"), "debug", "pod");
-const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
-
-let passed = 0;
-let failed = 0;
-async function step(name, body) {
-  const started = Date.now();
-  try {
-    await body();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (error) {
-    failed++;
-    console.log(`FAIL ${name}: ${error && error.stack ? error.stack : error}`);
-    throw error;
-  }
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
-async function waitForHealth(base, pod) {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (pod.exitCode !== null) throw new Error(`pod exited with ${pod.exitCode}`);
-    try {
-      const response = await fetch(`${base}/healthz`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-  throw new Error("pod did not become healthy in 30 s");
-}
-
-function outboxCodes(dataDir, purpose) {
-  const path = join(dataDir, "outbox.jsonl");
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line))
-    .filter((entry) => entry.purpose === purpose);
-}
-
-async function lastCode(dataDir, purpose, after) {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const codes = outboxCodes(dataDir, purpose);
-    if (codes.length > after) return codes[codes.length - 1].code;
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
-  throw new Error(`no ${purpose} code reached the outbox`);
-}
-
-function expect(condition, message) {
-  if (!condition) throw new Error(message);
-}
 
 async function main() {
   if (!existsSync(podBin)) {
@@ -176,7 +112,7 @@ async function main() {
     });
 
     await step("a code from the outbox signs in", async () => {
-      const code = await lastCode(dataDir, "sign_in", 0);
+      const code = await codeAfter(dataDir, "sign_in", 0);
       await page.getByLabel("Code").fill(code);
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.getByRole("heading", { name: "Your orders" }).waitFor();
@@ -221,7 +157,7 @@ async function main() {
     });
 
     await step("confirming through /alexa moves it to confirmed without a reload", async () => {
-      const code = await lastCode(dataDir, "order", 0);
+      const code = await codeAfter(dataDir, "order", 0);
       const loaded = await page.evaluate(() => performance.timeOrigin);
       const { stdout } = await simulate("--intent", "AuthorizePizzaOrderIntent", "--slot", `Code=${code}`);
       const returned = Date.now();
@@ -273,7 +209,7 @@ async function main() {
     if (context) await context.close();
     pod.kill("SIGTERM");
     await new Promise((ok) => (pod.exitCode !== null ? ok() : pod.on("exit", ok)));
-    if (failed) console.log(`pod's log:\n${podLog}`);
+    if (tally.failed) console.log(`pod's log:\n${podLog}`);
     rmSync(work, { recursive: true, force: true });
   }
   console.log(
@@ -282,11 +218,4 @@ async function main() {
   console.log(`screenshots: ${shots}`);
 }
 
-main()
-  .catch(() => {
-    failed = Math.max(failed, 1);
-  })
-  .finally(() => {
-    console.log(`${passed} passed, ${failed} failed`);
-    process.exitCode = failed ? 1 : 0;
-  });
+finish(main);
