@@ -40,14 +40,16 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-# Samples: elapsed seconds, VmRSS kB, open descriptors, database bytes.
+# Samples: elapsed seconds, VmRSS kB, open descriptors, database bytes,
+# write-ahead log bytes.
 (
   start=$(date +%s)
   while kill -0 "$server" 2>/dev/null; do
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
     fds=$(find "/proc/$server/fd" -mindepth 1 -maxdepth 1 | wc -l)
     db=$(stat -c %s "$data/pod.db" 2>/dev/null || echo 0)
-    echo "$(( $(date +%s) - start )) $rss $fds $db"
+    wal=$(stat -c %s "$data/pod.db-wal" 2>/dev/null || echo 0)
+    echo "$(( $(date +%s) - start )) $rss $fds $db $wal"
     sleep "$sample"
   done
 ) >"$data/samples.txt" &
@@ -73,9 +75,9 @@ for b in r.get("buckets", []):
           f"{b['order_ms']['p50']:.2f} / {b['order_ms']['p99']:.2f} | "
           f"{b['confirm_ms']['p50']:.2f} / {b['confirm_ms']['p99']:.2f} | {b['failed']} |")
 print("\nthe server process:")
-print("| minute | RSS MiB | open fds | database MiB |")
-print("|---:|---:|---:|---:|")
-for t, rss, fds, db in samples:
-    print(f"| {t/60:.1f} | {rss/1024:.1f} | {fds} | {db/1048576:.0f} |")
+print("| minute | RSS MiB | open fds | database MiB | WAL MiB |")
+print("|---:|---:|---:|---:|---:|")
+for t, rss, fds, db, *wal in samples:
+    print(f"| {t/60:.1f} | {rss/1024:.1f} | {fds} | {db/1048576:.0f} | {wal[0]/1048576 if wal else 0:.0f} |")
 PY
 echo "raw data in $data"

@@ -71,12 +71,15 @@ pub(crate) const KEEP: Duration = Duration::from_secs(2 * MAX_TIMESTAMP_TOLERANC
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
 const LONGEST_PAUSE: Duration = Duration::from_millis(100);
 
-/// Whether answering `request` can change anything: the intents that place
-/// or confirm (and so may cancel) orders.
+/// Whether answering `request` can change anything: the intents that place,
+/// confirm or cancel orders (a replayed "cancel" must not cancel the order
+/// placed after it).
 pub(crate) fn changes_state(request: &Request) -> bool {
     matches!(
         request.intent().map(|intent| &intent.name),
-        Some(IntentName::GetMeSomePizza | IntentName::AuthorizePizzaOrder)
+        Some(
+            IntentName::GetMeSomePizza | IntentName::AuthorizePizzaOrder | IntentName::Cancel
+        )
     )
 }
 

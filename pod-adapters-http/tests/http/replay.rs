@@ -392,3 +392,23 @@ async fn requests_that_change_nothing_are_simply_answered_again() {
             .contains("pod_alexa_replays_total{")
     );
 }
+
+#[tokio::test]
+async fn a_replayed_cancel_does_not_cancel_the_order_placed_after_it() {
+    let env = Env::new().await;
+    let demo = Some(env.demo.as_str());
+    env.say(demo, order()).await;
+    let cancel = envelope(env.now(), demo, intent("AMAZON.CancelIntent", &[]))
+        .to_string()
+        .into_bytes();
+    let (status, first) = post(&env.router, &cancel).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(speech(&first).starts_with("Okay, I cancelled your order"));
+    // A new order, then the old "cancel" again: the first answer, and the
+    // new order still waits for its code.
+    env.say(demo, order()).await;
+    let (status, again) = post(&env.router, &cancel).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, first, "the same bytes");
+    assert!(env.listed(demo).await["pending"].is_object());
+}
