@@ -77,9 +77,7 @@ const LONGEST_PAUSE: Duration = Duration::from_millis(100);
 pub(crate) fn changes_state(request: &Request) -> bool {
     matches!(
         request.intent().map(|intent| &intent.name),
-        Some(
-            IntentName::GetMeSomePizza | IntentName::AuthorizePizzaOrder | IntentName::Cancel
-        )
+        Some(IntentName::GetMeSomePizza | IntentName::AuthorizePizzaOrder | IntentName::Cancel)
     )
 }
 
