@@ -2,8 +2,8 @@
 //! from the verified bytes), then let the skill answer it: a request that
 //! can change state only once per request id ([`replay`]).
 //!
-//! The skill works on a task of its own and the handler waits for it only
-//! until [`answer_deadline`]: when a peer (Auth0, the database, SMTP) is
+//! A request that can change state (and so calls peers) runs on a task of
+//! its own, and the handler waits for it only until [`answer_deadline`]: when a peer (Auth0, the database, SMTP) is
 //! slow, Alexa still hears clear speech inside its 8 seconds instead of the
 //! router's 408, and the task goes on to its end, so an order whose code
 //! was being sent is either sent or cancelled as undeliverable, never left
@@ -95,32 +95,17 @@ pub(crate) async fn handle(
         let envelope = envelope.clone();
         return replay::answer_once(state, envelope, texts, &body, now, deadline, span).await;
     }
-    let envelope = envelope.clone();
-    let worker = state.clone();
-    let work = tokio::spawn(
-        async move {
-            let progressive = worker.progressive();
-            skill::answer(
-                worker.service(),
-                worker.metrics(),
-                texts,
-                &envelope,
-                progressive,
-            )
-            .await
-        }
-        .instrument(span),
-    );
-    let answer = match tokio::time::timeout_at(deadline, work).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(joined)) => {
-            // A panic in the skill (a bug): still an answer, not a 500.
-            warn!(error = %joined, "the skill's task failed");
-            state.metrics().rejected("unavailable");
-            skill::Answer::from(ResponseEnvelope::tell(texts.unavailable))
-        }
-        Err(_) => too_slow(&state, texts).into(),
-    };
+    // The rest (launch, help, stop, session ends, unknown intents) change
+    // nothing and call no peer: answered inline, with no deadline to keep.
+    let answer = skill::answer(
+        state.service(),
+        state.metrics(),
+        texts,
+        envelope,
+        state.progressive(),
+    )
+    .instrument(span)
+    .await;
     if answer.unsupported {
         return (
             StatusCode::BAD_REQUEST,
