@@ -31,6 +31,7 @@ import {
   expect,
   finish,
   freePort,
+  openBrowser,
   podBin,
   root,
   run,
@@ -135,31 +136,9 @@ async function main() {
   let refreshed;
   try {
     await waitForHealth(base, pod);
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1100, height: 820 },
-    });
-    const page = context.pages()[0] || (await context.newPage());
-    const foreign = [];
-    const consoleErrors = [];
-    page.on("request", (request) => {
-      const url = new URL(request.url());
-      if (url.hostname !== "127.0.0.1") foreign.push(request.url());
-    });
-    page.on("console", (message) => {
-      if (message.type() === "error") consoleErrors.push(message.text());
-    });
+    const browser = await openBrowser(chromium, profile);
+    context = browser.context;
+    const { page, foreign, consoleErrors } = browser;
 
     const firstPkce = pkce();
     await step("the authorization request asks a signed-out person to sign in", async () => {

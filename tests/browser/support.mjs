@@ -99,3 +99,35 @@ export async function codeAfter(dataDir, purpose, seen) {
   }
   throw new Error(`no ${purpose} code reached the outbox`);
 }
+
+/// Headless Chromium on a fresh profile, with the flags that keep it off
+/// the network, and its first page; `foreign` collects requests to any host
+/// but 127.0.0.1 and `consoleErrors` the page's console errors.
+export async function openBrowser(chromium, profile) {
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1100, height: 820 },
+  });
+  const page = context.pages()[0] || (await context.newPage());
+  const foreign = [];
+  const consoleErrors = [];
+  page.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.hostname !== "127.0.0.1") foreign.push(request.url());
+  });
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(message.text());
+  });
+  return { context, page, foreign, consoleErrors };
+}

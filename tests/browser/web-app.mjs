@@ -24,6 +24,7 @@ import {
   expect,
   finish,
   freePort,
+  openBrowser,
   podBin,
   root,
   run,
@@ -68,31 +69,9 @@ async function main() {
   const timings = {};
   try {
     await waitForHealth(base, pod);
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1100, height: 820 },
-    });
-    const page = context.pages()[0] || (await context.newPage());
-    const foreign = [];
-    const consoleErrors = [];
-    page.on("request", (request) => {
-      const url = new URL(request.url());
-      if (url.hostname !== "127.0.0.1") foreign.push(request.url());
-    });
-    page.on("console", (message) => {
-      if (message.type() === "error") consoleErrors.push(message.text());
-    });
+    const browser = await openBrowser(chromium, profile);
+    context = browser.context;
+    const { page, foreign, consoleErrors } = browser;
 
     await step("the sign-in page asks for a user name", async () => {
       const response = await page.goto(`${base}/app`);
