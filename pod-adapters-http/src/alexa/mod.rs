@@ -73,27 +73,72 @@ pub(crate) async fn handle(
         intent = envelope.request.intent().map_or("-", |i| i.name.as_str()),
         locale = texts.locale,
     );
+    let deadline = started + answer_deadline(state.request_timeout());
     // Skill events and CanFulfillIntentRequest have handlers of their own.
     match &envelope.request {
         Request::SkillEvent(event) => {
-            return match events::answer(state.skill_events(), envelope, event)
-                .instrument(span)
-                .await
-            {
-                Ok(answer) => Json(answer).into_response(),
-                Err(error) => event_failed(&error),
+            if !replay::changes_state(&envelope.request) {
+                // Logged only: nothing to answer once.
+                return match events::answer(state.skill_events(), envelope, event)
+                    .instrument(span)
+                    .await
+                {
+                    Ok(answer) => Json(answer).into_response(),
+                    Err(error) => event_failed(&error),
+                };
+            }
+            let once = replay::Once {
+                body: &body,
+                request_id: envelope.request.request_id(),
+                keep_until: now.plus(replay::EVENT_KEEP),
+                apologies: replay::Apologies::Event,
             };
+            let (worker, envelope, event) = (state.clone(), envelope.clone(), event.clone());
+            let work = async move {
+                match events::answer(worker.skill_events(), &envelope, &event).await {
+                    Ok(answer) => replay::Processed::answered(&answer),
+                    Err(error) => {
+                        warn!(%error, "skill event not handled");
+                        replay::Processed::failed(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            serde_json::to_string(&event_unavailable_body())
+                                .unwrap_or_else(|_| "{}".to_owned()),
+                        )
+                    }
+                }
+            };
+            return replay::answer_once(state, once, deadline, span, work).await;
         }
         Request::CanFulfillIntent(query) => {
             return Json(can_fulfill::answer(envelope, query)).into_response();
         }
         _ => {}
     }
-    let deadline = started + answer_deadline(state.request_timeout());
     if replay::changes_state(&envelope.request) {
         // Never before verification: only a verified request may claim.
-        let envelope = envelope.clone();
-        return replay::answer_once(state, envelope, texts, &body, now, deadline, span).await;
+        let once = replay::Once {
+            body: &body,
+            request_id: envelope.request.request_id(),
+            keep_until: now.plus(replay::KEEP),
+            apologies: replay::Apologies::Speech(texts),
+        };
+        let (worker, envelope) = (state.clone(), envelope.clone());
+        let work = async move {
+            let answer = skill::answer(
+                worker.service(),
+                worker.metrics(),
+                texts,
+                &envelope,
+                worker.progressive(),
+            )
+            .await;
+            if answer.failed {
+                replay::Processed::failed(StatusCode::OK, replay::serialize(&answer.response))
+            } else {
+                replay::Processed::answered(&answer.response)
+            }
+        };
+        return replay::answer_once(state, once, deadline, span, work).await;
     }
     // The rest (launch, help, stop, session ends, unknown intents) change
     // nothing and call no peer: answered inline, with no deadline to keep.
@@ -138,14 +183,23 @@ pub(crate) fn answer_deadline(request_timeout: Duration) -> Duration {
 /// again. The cause goes to the log only.
 fn event_failed(error: &ServiceError) -> Response {
     warn!(%error, "skill event not handled");
+    event_unavailable()
+}
+
+/// The 503 that asks Alexa to deliver a skill event again.
+fn event_unavailable() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(ErrorBody::new(
-            "unavailable",
-            "pod cannot handle this event right now; deliver it again later",
-        )),
+        Json(event_unavailable_body()),
     )
         .into_response()
+}
+
+fn event_unavailable_body() -> ErrorBody {
+    ErrorBody::new(
+        "unavailable",
+        "pod cannot handle this event right now; deliver it again later",
+    )
 }
 
 #[cfg(test)]

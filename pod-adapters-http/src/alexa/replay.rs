@@ -3,9 +3,9 @@
 //! request seen again (a replay, or Alexa's own retry) gets the answer the
 //! first one got, byte for byte, and changes nothing.
 //!
-//! - **Which requests.** Only intents that place, confirm or cancel orders
-//!   ([`changes_state`]); everything else changes nothing and is simply
-//!   answered again.
+//! - **Which requests.** Only intents that place, confirm or cancel orders,
+//!   and the skill events that link or disable ([`changes_state`]);
+//!   everything else changes nothing and is simply answered again.
 //! - **Claim first.** The claim is durable before the skill runs. Of two
 //!   copies arriving at once, on one server or two sharing the database,
 //!   exactly one is processed; the other waits (at most
@@ -39,7 +39,8 @@
 //!   verifier's tolerance of the server's clock, at most 150 s either way,
 //!   so a request accepted now can be accepted again for at most 300 s
 //!   more; claims are kept [`KEEP`] (that plus a minute for clocks of
-//!   servers that disagree a little), then swept by later claims.
+//!   servers that disagree a little), then swept by later claims. A skill
+//!   event may be an hour late, so its claim is kept [`EVENT_KEEP`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,15 +49,14 @@ use aws_lc_rs::digest::{SHA256, digest};
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pod_alexa::envelope::{IntentName, Request, RequestEnvelope, ResponseEnvelope};
-use pod_alexa::verify::MAX_TIMESTAMP_TOLERANCE;
+use pod_alexa::envelope::{IntentName, Request, ResponseEnvelope, SkillEventKind};
+use pod_alexa::verify::{MAX_TIMESTAMP_TOLERANCE, SKILL_EVENT_MAX_AGE};
 use pod_domain::Timestamp;
 use pod_ports::{AnsweredRequests, Claim};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{Instrument, Span, info, warn};
 
-use super::skill;
 use super::texts::Texts;
 use crate::HttpState;
 use crate::error::ErrorBody;
@@ -71,41 +71,130 @@ pub(crate) const KEEP: Duration = Duration::from_secs(2 * MAX_TIMESTAMP_TOLERANC
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
 const LONGEST_PAUSE: Duration = Duration::from_millis(100);
 
+/// How long a skill event's claim is kept: an event is accepted while its
+/// timestamp is at most an hour old (and at most the tolerance ahead), so
+/// a copy can pass verification for that long after the first, plus a
+/// minute of clock skew between servers.
+pub(crate) const EVENT_KEEP: Duration =
+    Duration::from_secs(SKILL_EVENT_MAX_AGE.as_secs() + MAX_TIMESTAMP_TOLERANCE.as_secs() + 60);
+
 /// Whether answering `request` can change anything: the intents that place,
 /// confirm or cancel orders (a replayed "cancel" must not cancel the order
-/// placed after it).
+/// placed after it), and the skill events that record or forget a link (a
+/// replayed "disabled" must not cancel the order placed after it).
 pub(crate) fn changes_state(request: &Request) -> bool {
-    matches!(
-        request.intent().map(|intent| &intent.name),
-        Some(IntentName::GetMeSomePizza | IntentName::AuthorizePizzaOrder | IntentName::Cancel)
-    )
+    match request {
+        Request::SkillEvent(event) => matches!(
+            event.kind,
+            SkillEventKind::AccountLinked | SkillEventKind::Disabled
+        ),
+        _ => matches!(
+            request.intent().map(|intent| &intent.name),
+            Some(IntentName::GetMeSomePizza | IntentName::AuthorizePizzaOrder | IntentName::Cancel)
+        ),
+    }
 }
 
-/// Answers a state-changing request once per request id (see the module).
-/// `now` is when it was verified.
-pub(crate) async fn answer_once(
+/// What processing a claimed request gave: the response to send, and
+/// whether it is recorded as the request's answer or the claim released.
+pub(crate) struct Processed {
+    status: StatusCode,
+    body: String,
+    /// Processing failed for an outage: the claim is released so that the
+    /// platform's retry is processed afresh.
+    release: bool,
+}
+
+impl Processed {
+    /// An answer to record: copies of the request get it again.
+    pub(crate) fn answered(response: &ResponseEnvelope) -> Processed {
+        Processed {
+            status: StatusCode::OK,
+            body: serialize(response),
+            release: false,
+        }
+    }
+
+    /// A response sent once, after which the claim is released.
+    pub(crate) fn failed(status: StatusCode, body: String) -> Processed {
+        Processed {
+            status,
+            body,
+            release: true,
+        }
+    }
+}
+
+/// How a kind of request says "not now", when the claim cannot be made or
+/// the processing is not done by the deadline.
+#[derive(Clone, Copy)]
+pub(crate) enum Apologies {
+    /// Speech in the request's language (intents).
+    Speech(&'static Texts),
+    /// A 503 (skill events), so that Alexa delivers the event again.
+    Event,
+}
+
+impl Apologies {
+    fn unavailable(self, state: &HttpState) -> Response {
+        state.metrics().rejected("unavailable");
+        match self {
+            Apologies::Speech(texts) => {
+                Json(ResponseEnvelope::tell(texts.unavailable)).into_response()
+            }
+            Apologies::Event => super::event_unavailable(),
+        }
+    }
+
+    fn too_slow(self, state: &HttpState) -> Response {
+        match self {
+            Apologies::Speech(texts) => Json(super::too_slow(state, texts)).into_response(),
+            Apologies::Event => {
+                warn!("the skill event was not handled in time; asking for it again");
+                state.metrics().rejected("too_slow");
+                super::event_unavailable()
+            }
+        }
+    }
+}
+
+/// A request to answer once: its bytes (verified), its id, and until when
+/// its claim is kept.
+pub(crate) struct Once<'a> {
+    pub(crate) body: &'a [u8],
+    pub(crate) request_id: Option<&'a str>,
+    pub(crate) keep_until: Timestamp,
+    pub(crate) apologies: Apologies,
+}
+
+/// Answers a request once per request id (see the module): claims it, and
+/// when the claim is fresh lets `work` process it on a task of its own;
+/// otherwise answers as the first copy was answered.
+pub(crate) async fn answer_once<W>(
     state: HttpState,
-    envelope: RequestEnvelope,
-    texts: &'static Texts,
-    body: &[u8],
-    now: Timestamp,
+    once: Once<'_>,
     deadline: Instant,
     span: Span,
-) -> Response {
-    let fingerprint = digest(&SHA256, body);
+    work: W,
+) -> Response
+where
+    W: Future<Output = Processed> + Send + 'static,
+{
+    let fingerprint = digest(&SHA256, once.body);
     let fingerprint = fingerprint.as_ref();
-    let id = claim_key(envelope.request.request_id(), fingerprint);
-    let keep_until = now.plus(KEEP);
+    let id = claim_key(once.request_id, fingerprint);
     let answers = state.answers().clone();
     let wait_until = Instant::now() + state.replay_wait();
     let mut pause = FIRST_PAUSE;
     loop {
         let claimed = answers
-            .claim(&id, fingerprint, state.clock().now(), keep_until)
+            .claim(&id, fingerprint, state.clock().now(), once.keep_until)
             .instrument(span.clone())
             .await;
         match claimed {
-            Ok(Claim::Fresh) => return process(state, envelope, texts, id, deadline, span).await,
+            Ok(Claim::Fresh) => {
+                return process(&state, id, once.apologies, deadline, span, work).await;
+            }
             Ok(Claim::Taken {
                 fingerprint: theirs,
                 answer,
@@ -123,7 +212,7 @@ pub(crate) async fn answer_once(
                 if let Some(answer) = answer {
                     state.metrics().replayed("answered_again");
                     info!("replayed request answered again; nothing changed");
-                    return json(answer);
+                    return json(StatusCode::OK, answer);
                 }
                 let left = wait_until.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -142,53 +231,44 @@ pub(crate) async fn answer_once(
             Err(error) => {
                 let _entered = span.enter();
                 warn!(%error, "cannot claim the request; answering with an apology");
-                state.metrics().rejected("unavailable");
-                return Json(ResponseEnvelope::tell(texts.unavailable)).into_response();
+                return once.apologies.unavailable(&state);
             }
         }
     }
 }
 
-/// Lets the skill answer the claimed request on a task of its own, sends
-/// the answer, then records it (or releases the claim after a failure).
 /// Processes a freshly claimed request on a task of its own, which resolves
-/// the claim whatever happens to the caller; answers by `deadline` with the
-/// skill's answer, or with the apology for being slow (the task goes on, and
+/// the claim whatever happens to the caller (records the answer, or
+/// releases the claim after a failure); answers by `deadline` with what
+/// `work` gave, or with the apology for being slow (the task goes on, and
 /// copies of the request then get its real answer).
-async fn process(
-    state: HttpState,
-    envelope: RequestEnvelope,
-    texts: &'static Texts,
+async fn process<W>(
+    state: &HttpState,
     id: String,
+    apologies: Apologies,
     deadline: Instant,
     span: Span,
-) -> Response {
-    let (sent, answered) = oneshot::channel::<String>();
+    work: W,
+) -> Response
+where
+    W: Future<Output = Processed> + Send + 'static,
+{
+    let (sent, answered) = oneshot::channel::<(StatusCode, String)>();
     let answers: Arc<dyn AnsweredRequests> = state.answers().clone();
-    let worker = state.clone();
     tokio::spawn(
         async move {
-            let progressive = worker.progressive();
-            let answer = skill::answer(
-                worker.service(),
-                worker.metrics(),
-                texts,
-                &envelope,
-                progressive,
-            )
-            .await;
-            let body = serialize(&answer.response);
+            let processed = work.await;
             // The caller may be gone; the claim is resolved all the same.
-            let _ = sent.send(body.clone());
-            let resolved = if answer.failed {
+            let _ = sent.send((processed.status, processed.body.clone()));
+            let resolved = if processed.release {
                 answers.release(&id).await
             } else {
-                answers.record_answer(&id, &body).await
+                answers.record_answer(&id, &processed.body).await
             };
             if let Err(error) = resolved {
                 warn!(
                     %error,
-                    released = answer.failed,
+                    released = processed.release,
                     "cannot resolve the request's claim; copies of it get 409 until it expires"
                 );
             }
@@ -196,13 +276,10 @@ async fn process(
         .instrument(span),
     );
     match tokio::time::timeout_at(deadline, answered).await {
-        Ok(Ok(body)) => json(body),
+        Ok(Ok((status, body))) => json(status, body),
         // The task panicked: a bug, logged by the runtime.
-        Ok(Err(_)) => {
-            state.metrics().rejected("unavailable");
-            Json(ResponseEnvelope::tell(texts.unavailable)).into_response()
-        }
-        Err(_) => Json(super::too_slow(&state, texts)).into_response(),
+        Ok(Err(_)) => apologies.unavailable(state),
+        Err(_) => apologies.too_slow(state),
     }
 }
 
@@ -219,14 +296,14 @@ fn claim_key(request_id: Option<&str>, fingerprint: &[u8]) -> String {
     }
 }
 
-fn serialize(response: &ResponseEnvelope) -> String {
+pub(crate) fn serialize(response: &ResponseEnvelope) -> String {
     // A response envelope is strings, booleans and maps: always JSON.
     serde_json::to_string(response).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// A JSON body, exactly these bytes.
-fn json(body: String) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn refuse(status: StatusCode, error: &'static str, message: &'static str) -> Response {

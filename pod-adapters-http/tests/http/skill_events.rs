@@ -12,15 +12,18 @@ fn alexa_user() -> AlexaUserId {
 }
 
 /// A skill event envelope, sent at `at`, as Alexa sends it: no session,
-/// `context.System.user` with the user id (and `token` when given).
+/// `context.System.user` with the user id (and `token` when given), and a
+/// request id of its own.
 fn event(at: Timestamp, kind: &str, token: Option<&str>, body: Option<Value>) -> Value {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut user = json!({"userId": ALEXA_USER});
     if let Some(token) = token {
         user["accessToken"] = json!(token);
     }
     let mut request = json!({
         "type": kind,
-        "requestId": "amzn1.echo-api.request.event",
+        "requestId": format!("amzn1.echo-api.request.event-{n}"),
         "timestamp": format_iso8601(at),
         "eventCreationTime": format_iso8601(at),
         "eventPublishingTime": format_iso8601(at),
@@ -192,4 +195,117 @@ async fn a_store_outage_during_a_disable_is_a_503_so_alexa_delivers_again() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     assert_eq!(answer["error"], "unavailable");
     assert!(!answer.to_string().contains("database gone"));
+}
+
+#[tokio::test]
+async fn a_disable_replayed_within_its_hour_cancels_nothing_placed_after_it() {
+    let env = Env::new().await;
+    let demo = Some(env.demo.as_str());
+    let linked = |at| {
+        event(
+            at,
+            "AlexaSkillEvent.SkillAccountLinked",
+            None,
+            Some(json!({"accessToken": env.demo})),
+        )
+    };
+    acknowledged(&env, &linked(env.now())).await;
+    env.say(demo, order()).await;
+    let disabled = event(env.now(), "AlexaSkillEvent.SkillDisabled", None, None);
+    acknowledged(&env, &disabled).await;
+    assert_eq!(env.listed(demo).await["pending"], Value::Null);
+
+    // Enabled and linked again 55 minutes later, a new order waits for its
+    // code; the old disable, replayed byte for byte, is still within its
+    // hour and passes verification, but is only answered again.
+    env.clock.advance(Duration::from_secs(55 * 60));
+    acknowledged(&env, &linked(env.now())).await;
+    env.say(demo, order()).await;
+    let (status, answer) = env.alexa(&disabled).await;
+    assert_eq!(
+        (status, answer),
+        (StatusCode::OK, json!({"version": "1.0", "response": {}}))
+    );
+    assert!(env.listed(demo).await["pending"].is_object());
+    assert_eq!(
+        env.sql
+            .customer_of(&alexa_user())
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        "local|demo"
+    );
+    // Without the claim the replay would have gone through: a new disable
+    // with an id of its own does cancel the order.
+    acknowledged(
+        &env,
+        &event(env.now(), "AlexaSkillEvent.SkillDisabled", None, None),
+    )
+    .await;
+    assert_eq!(env.listed(demo).await["pending"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_link_replayed_after_a_disable_records_nothing() {
+    let env = Env::new().await;
+    let linked = event(
+        env.now(),
+        "AlexaSkillEvent.SkillAccountLinked",
+        None,
+        Some(json!({"accessToken": env.demo})),
+    );
+    acknowledged(&env, &linked).await;
+    acknowledged(
+        &env,
+        &event(env.now(), "AlexaSkillEvent.SkillDisabled", None, None),
+    )
+    .await;
+    assert_eq!(env.sql.customer_of(&alexa_user()).await.unwrap(), None);
+    env.clock.advance(Duration::from_secs(30 * 60));
+    acknowledged(&env, &linked).await;
+    assert_eq!(env.sql.customer_of(&alexa_user()).await.unwrap(), None);
+    // Another event reusing the link's id with other bytes is refused.
+    let mut forged = event(env.now(), "AlexaSkillEvent.SkillDisabled", None, None);
+    forged["request"]["requestId"] = linked["request"]["requestId"].clone();
+    let (status, answer) = env.alexa(&forged).await;
+    assert_eq!(
+        (status, answer["error"].clone()),
+        (StatusCode::CONFLICT, json!("request_id_reused"))
+    );
+}
+
+#[tokio::test]
+async fn a_disable_that_failed_for_an_outage_is_processed_when_delivered_again() {
+    // The identity provider fails the first look at the event's token only:
+    // the first delivery is a 503 and releases its claim, so Alexa's
+    // redelivery of the same bytes cancels the order.
+    let looked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tokens = MockAccessTokens::new();
+    let seen = looked.clone();
+    tokens.expect_customer_for_token().returning(move |token| {
+        if token == "event-token" && seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Err(TokenError::Unavailable("identity provider down".into()));
+        }
+        Ok(CustomerId::parse("local|demo").unwrap())
+    });
+    let env = Env::with(Overrides {
+        tokens: Some(Arc::new(tokens)),
+        ..Overrides::default()
+    })
+    .await;
+    let demo = Some(env.demo.as_str());
+    env.say(demo, order()).await;
+    let disabled = event(
+        env.now(),
+        "AlexaSkillEvent.SkillDisabled",
+        Some("event-token"),
+        None,
+    );
+    let (status, answer) = env.alexa(&disabled).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert!(env.listed(demo).await["pending"].is_object());
+    acknowledged(&env, &disabled).await;
+    assert_eq!(env.listed(demo).await["pending"], Value::Null);
+    assert_eq!(looked.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

@@ -35,7 +35,7 @@ pub use model::{
 use print::{print_answer, successful};
 pub use record::{
     AnswerEssentials, CODE_VARIABLE, CardEssentials, FORMAT, Recording, RequestEssentials, Turn,
-    read_recording,
+    WRONG_CODE_VARIABLE, read_recording,
 };
 
 /// Who speaks to which endpoint: the flags `pod simulate` and `pod dialog`

@@ -6,7 +6,11 @@
 //! What changes from run to run is left out or made a variable: request
 //! ids, session ids and timestamps are made afresh, and a one-time code the
 //! person said is recorded as `{code}` ([`CODE_VARIABLE`]), which a replay
-//! fills with the last order code the outbox holds for the user.
+//! fills with the last order code the outbox holds for the user; any other
+//! code of as many digits is recorded as `{wrong_code}`
+//! ([`WRONG_CODE_VARIABLE`]), which a replay fills with a code that is
+//! surely not that one (a literal wrong code would be right one run in ten
+//! thousand).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,6 +29,9 @@ use crate::settings::DataArgs;
 
 /// What a spoken one-time code is recorded as.
 pub const CODE_VARIABLE: &str = "{code}";
+
+/// What a spoken code that was not the one sent is recorded as.
+pub const WRONG_CODE_VARIABLE: &str = "{wrong_code}";
 
 /// The format name of a recording's `format` field.
 pub const FORMAT: &str = "pod-dialog/1";
@@ -208,6 +215,9 @@ impl Recorder {
                 if *value == code {
                     *value = CODE_VARIABLE.to_owned();
                     spoken = true;
+                } else if is_other_code(value, &code) {
+                    say = say.replace(value.as_str(), WRONG_CODE_VARIABLE);
+                    *value = WRONG_CODE_VARIABLE.to_owned();
                 }
             }
             if spoken {
@@ -253,25 +263,45 @@ pub fn read_recording(path: &Path) -> anyhow::Result<Recording> {
     Ok(recording)
 }
 
-/// The recorded request with `{code}` filled in.
+/// Whether `value` is a code of as many digits as `code`, but not it.
+fn is_other_code(value: &str, code: &str) -> bool {
+    value != code
+        && value.len() == code.len()
+        && value.bytes().all(|b| b.is_ascii_digit())
+        && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A code that differs from `code` in every digit (each one up by one).
+pub(super) fn wrong_code(code: &str) -> String {
+    code.chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from_digit((d + 1) % 10, 10).unwrap_or(c),
+            None => c,
+        })
+        .collect()
+}
+
+/// `text` with `{code}` and `{wrong_code}` filled in from `code`.
+pub(super) fn fill(text: &str, code: &str) -> String {
+    text.replace(CODE_VARIABLE, code)
+        .replace(WRONG_CODE_VARIABLE, &wrong_code(code))
+}
+
+/// The recorded request with `{code}` and `{wrong_code}` filled in.
 pub(super) fn filled(request: &RequestEssentials, code: Option<&str>) -> RequestEssentials {
     let mut request = request.clone();
     if let Some(code) = code {
         for value in request.slots.values_mut() {
-            *value = value.replace(CODE_VARIABLE, code);
+            *value = fill(value, code);
         }
     }
     request
 }
 
-/// Whether a turn needs the code.
+/// Whether a turn needs the code (to say it, or a wrong one).
 pub(super) fn needs_code(turn: &Turn) -> bool {
-    turn.say.contains(CODE_VARIABLE)
-        || turn
-            .request
-            .slots
-            .values()
-            .any(|v| v.contains(CODE_VARIABLE))
+    let variable = |v: &str| v.contains(CODE_VARIABLE) || v.contains(WRONG_CODE_VARIABLE);
+    variable(&turn.say) || turn.request.slots.values().any(|v| variable(v))
 }
 
 /// What differs between a recorded and a replayed value, field by field,
@@ -351,7 +381,7 @@ pub(super) async fn replay(path: &Path, speaker: &Speaker, data: &DataArgs) -> a
             None
         };
         let said = match &code {
-            Some(code) => turn.say.replace(CODE_VARIABLE, code),
+            Some(code) => fill(&turn.say, code),
             None => turn.say.clone(),
         };
         let understood = simulator.model().understand(&said);
@@ -397,6 +427,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_wrong_code_is_never_the_code() {
+        // Every four-digit code, and a few longer ones.
+        let longer = ["00000000", "99999", "1234567"].map(str::to_owned);
+        for code in (0..10_000).map(|n| format!("{n:04}")).chain(longer) {
+            let wrong = wrong_code(&code);
+            assert!(is_other_code(&wrong, &code), "{code} -> {wrong}");
+        }
+    }
+
+    #[test]
+    fn only_other_codes_of_as_many_digits_are_wrong_codes() {
+        assert!(is_other_code("0000", "4321"));
+        assert!(!is_other_code("4321", "4321"));
+        assert!(!is_other_code("000", "4321"));
+        assert!(!is_other_code("large", "4321"));
+        assert!(!is_other_code("12a4", "4321"));
+    }
+
+    #[test]
     fn a_difference_names_each_field_that_differs() {
         let recorded = AnswerEssentials {
             speech: Some("Order confirmed.".into()),
@@ -440,6 +489,15 @@ mod tests {
         };
         assert!(needs_code(&turn));
         assert_eq!(filled(&turn.request, Some("4321")).slots["Code"], "4321");
+        let mut wrong = turn.clone();
+        wrong.say = "authorize {wrong_code}".into();
+        wrong
+            .request
+            .slots
+            .insert("Code".to_owned(), WRONG_CODE_VARIABLE.to_owned());
+        assert!(needs_code(&wrong));
+        assert_eq!(filled(&wrong.request, Some("4321")).slots["Code"], "5432");
+        assert_eq!(fill(&wrong.say, "0990"), "authorize 1001");
         let json = serde_json::to_value(&turn).unwrap();
         assert_eq!(json["request"]["newSession"], false);
         assert_eq!(json["answer"]["shouldEndSession"], true);

@@ -148,8 +148,8 @@ async fn a_tampered_recording_fails_the_replay_with_the_first_difference() {
 }
 
 /// Records a conversation typed line by line (the code read from the
-/// outbox once the order is in), then replays it on the same server: a new
-/// order, a new code, the same answers.
+/// outbox once the order is in; a wrong code, then the right one), then
+/// replays it on the same server: a new order, a new code, the same answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorded_dialog_keeps_the_code_as_a_variable_and_replays() {
     let app = TestApp::spawn().await;
@@ -184,8 +184,13 @@ async fn a_recorded_dialog_keeps_the_code_as_a_variable_and_replays() {
     })
     .await;
     let code = waited.expect("a code in the outbox");
+    // A wrong code first (each digit moved by five), then the right one.
+    let wrong: String = code
+        .chars()
+        .map(|c| char::from_digit((c.to_digit(10).unwrap() + 5) % 10, 10).unwrap())
+        .collect();
     stdin
-        .write_all(format!("authorize {code}\n").as_bytes())
+        .write_all(format!("authorize {wrong}\nauthorize {code}\n").as_bytes())
         .await
         .unwrap();
     drop(stdin);
@@ -199,22 +204,31 @@ async fn a_recorded_dialog_keeps_the_code_as_a_variable_and_replays() {
 
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(
-        !text.contains(&code),
-        "the code itself is not kept:\n{text}"
+        !text.contains(&code) && !text.contains(&wrong),
+        "the codes themselves are not kept:\n{text}"
     );
     let recorded: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(recorded["format"], "pod-dialog/1");
     assert_eq!(recorded["locale"], "en-US");
     assert_eq!(recorded["user"], "demo");
     let turns = recorded["turns"].as_array().unwrap();
-    assert_eq!(turns.len(), 2);
+    assert_eq!(turns.len(), 3);
     assert_eq!(turns[0]["request"]["intent"], "GetMeSomePizzaIntent");
     assert_eq!(turns[0]["request"]["newSession"], true);
-    assert_eq!(turns[1]["say"], "authorize {code}");
-    assert_eq!(turns[1]["request"]["slots"]["Code"], "{code}");
-    assert_eq!(turns[1]["answer"]["shouldEndSession"], true);
+    assert_eq!(turns[1]["say"], "authorize {wrong_code}");
+    assert_eq!(turns[1]["request"]["slots"]["Code"], "{wrong_code}");
     assert!(
         turns[1]["answer"]["speech"]
+            .as_str()
+            .unwrap()
+            .starts_with("That code is not right."),
+        "{text}"
+    );
+    assert_eq!(turns[2]["say"], "authorize {code}");
+    assert_eq!(turns[2]["request"]["slots"]["Code"], "{code}");
+    assert_eq!(turns[2]["answer"]["shouldEndSession"], true);
+    assert!(
+        turns[2]["answer"]["speech"]
             .as_str()
             .unwrap()
             .starts_with("Order confirmed.")
