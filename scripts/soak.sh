@@ -2,23 +2,32 @@
 # A soak: the embedded default under a steady load for a long time, watching
 # what must stay flat: resident memory, open file descriptors and latency.
 #
-#   bash scripts/soak.sh                          # 30 minutes at CONCURRENCY=2
-#   SOAK_SECONDS=120 WINDOW=20000 bash scripts/soak.sh   # a quick rehearsal
+#   bash scripts/soak.sh                          # 30 minutes at CONCURRENCY=4
+#   SOAK_SECONDS=120 WINDOW=20000 SAMPLE_SECONDS=10 bash scripts/soak.sh   # a quick rehearsal
 #
 # The load is the shared closed-loop driver (../shared/bench/flow-driver) in
-# one run, reporting a latency bucket every WINDOW flows; beside it this
-# script samples pod's VmRSS, open descriptors and database size every
-# SAMPLE_SECONDS. Pick CONCURRENCY for about half the measured capacity
-# (docs/BENCHMARKS.md). USERS is large so that no user reaches the hourly send
-# limit over the run (100 codes per user per hour, as in the benchmarks).
-# Prints a table (one row per sample) and leaves the raw data in the folder
-# it names.
+# one run, reporting a latency bucket every WINDOW flows. Pick CONCURRENCY
+# for about half the measured capacity (docs/BENCHMARKS.md). USERS is large
+# so that no user reaches the hourly send limit over the run (100 codes per
+# user per hour, as in the benchmarks).
+#
+# Beside it, every SAMPLE_SECONDS, this script samples pod's resident
+# memory, open descriptors, database and write-ahead log sizes, pod's own
+# latency histograms from /metrics (the /alexa route, and the store's
+# commits), the CPU time of pod and of the driver, and the time some task
+# waited for a CPU (/proc/pressure/cpu); and a probe beside pod fdatasyncs
+# 4 KiB every 50 ms, a witness of the disk. On these two shared cores the
+# driver's own CPU and pauses show in the latency it measures, so pod's
+# latency is also read from pod's side.
+#
+# Prints the driver's summary and windows, and a table with one row per
+# sample; leaves the raw data in the folder it names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pod-target}"
 bench="${BENCH_DIR:-../shared/bench}"
 seconds="${SOAK_SECONDS:-1800}"
-concurrency="${CONCURRENCY:-2}"
+concurrency="${CONCURRENCY:-4}"
 users="${USERS:-100000}"
 window="${WINDOW:-200000}"
 sample="${SAMPLE_SECONDS:-60}"
@@ -33,37 +42,41 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 POD_DATA_DIR="$data" POD_LISTEN="127.0.0.1:$port" POD_ALEXA_VERIFY=off \
   POD_MAX_CODES_PER_HOUR=100 RUST_LOG=error "$pod" serve 2>"$data/server.log" &
 server=$!
-sampler=""
-trap 'kill $server $sampler 2>/dev/null || true' EXIT
+watchers=""
+trap 'kill $server $watchers 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
   sleep 0.1
 done
 
-# Samples: elapsed seconds, VmRSS kB, open descriptors, database bytes,
-# write-ahead log bytes, the machine's stolen CPU time (jiffies, /proc/stat:
-# time the hypervisor gave this machine's cores to others), the time some
-# task here waited for a CPU (µs, /proc/pressure/cpu), then the cumulative
-# buckets of pod's commit-duration histogram (from /metrics).
+node "$bench/flow-driver/flow-driver.js" --target "http://127.0.0.1:$port" --alexa-path /alexa \
+  --tokens-file "$data/tokens.json" --outbox "$data/outbox.jsonl" --users "$users" \
+  --concurrency "$concurrency" --warmup 5 --duration "$seconds" --window "$window" \
+  --watch "pod=$server" --quiet --json-out "$data/soak.json" >/dev/null &
+driver=$!
+
+# CPU time of a process in clock ticks (user + system).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# One line per sample: elapsed seconds, VmRSS kB, open descriptors,
+# database bytes, log bytes, pod's CPU ticks, the driver's CPU ticks, CPU
+# waited µs, then the 16 cumulative buckets of pod's /alexa latency and the
+# 16 of its commit durations.
 (
   start=$(date +%s)
-  while kill -0 "$server" 2>/dev/null; do
+  while kill -0 "$driver" 2>/dev/null; do
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
     fds=$(find "/proc/$server/fd" -mindepth 1 -maxdepth 1 | wc -l)
     db=$(stat -c %s "$data/pod.db" 2>/dev/null || echo 0)
     wal=$(stat -c %s "$data/pod.db-wal" 2>/dev/null || echo 0)
-    commits=$(curl -fs "http://127.0.0.1:$port/metrics" |
-      awk '/^pod_store_commit_duration_seconds_bucket/ {printf " %s", $2}')
-    steal=$(awk '/^cpu / {print $9}' /proc/stat)
     waited=$(sed -n 's/^some .*total=//p' /proc/pressure/cpu 2>/dev/null || echo 0)
-    echo "$(( $(date +%s) - start )) $rss $fds $db $wal ${steal:-0} ${waited:-0}$commits"
+    metrics=$(curl -fs "http://127.0.0.1:$port/metrics" || true)
+    alexa=$(awk '/^pod_http_request_duration_seconds_bucket.*route="\/alexa"/ {printf " %s", $2}' <<<"$metrics")
+    commits=$(awk '/^pod_store_commit_duration_seconds_bucket/ {printf " %s", $2}' <<<"$metrics")
+    echo "$(( $(date +%s) - start )) $rss $fds $db $wal $(ticks "$server") $(ticks "$driver") ${waited:-0}$alexa$commits"
     sleep "$sample"
   done
 ) >"$data/samples.txt" &
-sampler=$!
-# A witness of the disk beside pod: 4 KiB written and fdatasync'd in a file
-# of its own every 50 ms, so slow phases can be told apart as the disk's
-# (this probe slows too) or pod's own (it does not).
+watchers="$!"
 python3 - "$data/fsync-probe" >"$data/fsync.txt" <<'PY' &
 import os, sys, time
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
@@ -75,61 +88,71 @@ while True:
     print(f"{t - start:.3f} {(time.monotonic() - t) * 1000:.3f}", flush=True)
     time.sleep(0.05)
 PY
-sampler="$sampler $!"
-
-node "$bench/flow-driver/flow-driver.js" --target "http://127.0.0.1:$port" --alexa-path /alexa \
-  --tokens-file "$data/tokens.json" --outbox "$data/outbox.jsonl" --users "$users" \
-  --concurrency "$concurrency" --warmup 5 --duration "$seconds" --window "$window" \
-  --watch "pod=$server" --quiet --json-out "$data/soak.json" >/dev/null
+watchers="$watchers $!"
+wait "$driver"
 
 python3 - "$data/soak.json" "$data/samples.txt" "$concurrency" "$data/fsync.txt" <<'PY'
 import json, os, sys
 r = json.load(open(sys.argv[1]))
 samples = [list(map(int, l.split())) for l in open(sys.argv[2]) if l.strip()]
 fsyncs = [tuple(map(float, l.split())) for l in open(sys.argv[4]) if len(l.split()) == 2]
-# The commit histogram's upper bounds: 0.25 ms doubling 15 times, then +Inf.
+# pod's histograms' upper bounds, in ms: 0.25 doubling 15 times, then +Inf.
 bounds = [0.25 * 2**i for i in range(15)] + [float("inf")]
+hz = os.sysconf("SC_CLK_TCK")
 
 def quantile(counts, q):
-    # The upper bound of the bucket holding the q-quantile, in ms.
+    # As Prometheus' histogram_quantile: linear within the bucket, in ms.
     total = counts[-1]
     if total <= 0:
         return float("nan")
+    rank, lower, below = q * total, 0.0, 0
     for bound, n in zip(bounds, counts):
-        if n >= q * total:
-            return bound
-    return bounds[-1]
+        if n >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * (rank - below) / max(n - below, 1)
+        lower, below = bound, n
+    return lower
 
 def percentile(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
 print(f"{r['measured_seconds']:.0f} s at c={sys.argv[3]}: {r['flows_per_s']:.0f} flows/s, "
       f"{r['flows_ok']} flows ok, {r['flows_failed']} failed, "
-      f"order p50/p99 {r['order_ms']['p50']:.2f}/{r['order_ms']['p99']:.2f} ms, cpu {json.dumps(r.get('cpu_percent', {}))}")
-print("\nlatency by window of flows:")
+      f"order p50/p99 {r['order_ms']['p50']:.2f}/{r['order_ms']['p99']:.2f} ms (driver's clock), "
+      f"cpu {json.dumps(r.get('cpu_percent', {}))}")
+print("\nlatency by window of flows, as the driver measured it:")
 print("| minutes | flows/s | order p50 / p99 ms | confirm p50 / p99 ms | failed |")
 print("|---|---:|---|---|---:|")
 for b in r.get("buckets", []):
     print(f"| {b['t_start_s']/60:.1f}–{b['t_end_s']/60:.1f} | {b['flows_per_s']:.0f} | "
           f"{b['order_ms']['p50']:.2f} / {b['order_ms']['p99']:.2f} | "
           f"{b['confirm_ms']['p50']:.2f} / {b['confirm_ms']['p99']:.2f} | {b['failed']} |")
-print("\nthe server process (commits and the disk probe: since the previous sample):")
-print("| minute | RSS MiB | open fds | database MiB | WAL MiB | commits/s | commit p50 / p99 ms (≤) | probe fdatasync p50 / p99 ms | CPU stolen % | CPU waited % |")
-print("|---:|---:|---:|---:|---:|---:|---|---|---:|---:|")
+print("\nby sample (rates, latencies and CPU since the previous sample; latency as pod measured it):")
+print("| minute | RSS MiB | open fds | database MiB | log MiB | /alexa req/s | /alexa p50 / p99 ms | commit p99 ms "
+      "| pod CPU % | driver CPU % | driver CPU ms per 1000 req | CPU waited % | probe fdatasync p99 ms |")
+print("|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
 previous = None
-for t, rss, fds, db, wal, steal, waited, *buckets in samples:
-    commits, probe, others = " | ", "", " | "
-    if previous is not None and len(buckets) == len(bounds) and len(previous[3]) == len(bounds):
-        delta = [b - a for a, b in zip(previous[3], buckets)]
-        seconds = max(t - previous[0], 1)
-        commits = f"{delta[-1] / seconds:.0f} | {quantile(delta, 0.5):g} / {quantile(delta, 0.99):g}"
-        window = [d for at, d in fsyncs if previous[0] <= at < t]
-        probe = f"{percentile(window, 0.5):.2f} / {percentile(window, 0.99):.2f}"
-        # Jiffies are 1/100 s per core; stolen is a share of both cores.
-        cores = os.cpu_count() or 1
-        others = (f"{100 * (steal - previous[1]) / 100 / seconds / cores:.1f} | "
-                  f"{100 * (waited - previous[2]) / 1e6 / seconds:.0f}")
-    print(f"| {t/60:.1f} | {rss/1024:.1f} | {fds} | {db/1048576:.0f} | {wal/1048576:.0f} | {commits} | {probe} | {others} |")
-    previous = (t, steal, waited, buckets)
+for row in samples:
+    t, rss, fds, db, wal, pod_ticks, driver_ticks, waited, *hist = row
+    line = f"| {t/60:.1f} | {rss/1024:.1f} | {fds} | {db/1048576:.0f} | {wal/1048576:.0f} |"
+    if previous is not None and len(hist) == 32 and len(previous[-1]) == 32:
+        p_t, p_pod, p_driver, p_waited, p_hist = previous
+        seconds = max(t - p_t, 1)
+        alexa = [b - a for a, b in zip(p_hist[:16], hist[:16])]
+        commits = [b - a for a, b in zip(p_hist[16:], hist[16:])]
+        requests = alexa[-1]
+        driver_ms = 1000 * (driver_ticks - p_driver) / hz
+        window = [d for at, d in fsyncs if p_t <= at < t]
+        line += (f" {requests / seconds:.0f} | {quantile(alexa, 0.5):.2f} / {quantile(alexa, 0.99):.2f} |"
+                 f" {quantile(commits, 0.99):.2f} | {100 * (pod_ticks - p_pod) / hz / seconds:.0f} |"
+                 f" {100 * (driver_ticks - p_driver) / hz / seconds:.0f} |"
+                 f" {1000 * driver_ms / max(requests, 1):.0f} | {100 * (waited - p_waited) / 1e6 / seconds:.0f} |"
+                 f" {percentile(window, 0.99):.2f} |")
+    else:
+        line += " | | | | | | | | |"
+    print(line)
+    previous = (t, pod_ticks, driver_ticks, waited, hist)
 PY
 echo "raw data in $data"

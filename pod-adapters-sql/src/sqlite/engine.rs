@@ -26,19 +26,6 @@
 //! the next one, or, when no other write comes within [`LAZY_WAIT`], is
 //! committed with the other lazy ones; it costs no fsync of its own.
 //!
-//! Copying the write-ahead log back into the database file (a checkpoint)
-//! is mostly done by a checkpointer thread with a connection of its own,
-//! nudged by the writer after its commits and at most every
-//! [`CHECKPOINT_EVERY`], in SQLite's passive mode (it never blocks the
-//! writer or a reader). The writer's own automatic checkpoint, every
-//! thousand pages of log, still runs after its commit: only a checkpoint
-//! that ends between two write transactions lets the next one start the
-//! log again from its beginning, and a writer that is always busy gives
-//! the checkpointer no such moment. It finds little left to copy: that
-//! copy and its fsync of the database file, which every write queued
-//! behind the commit waits for, shrink from a thousand pages to the few
-//! written since the checkpointer's last pass.
-//!
 //! Reads never wait for the writer: each takes a free reader connection
 //! (a `std::sync::Mutex` each, `query_only`) and runs on the calling task.
 //! In WAL mode a reader sees the last committed state while a write
@@ -50,7 +37,7 @@
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -75,12 +62,6 @@ pub(crate) const MAX_BATCH: usize = 256;
 
 /// How long a lazy write waits for another write to share its batch.
 pub(crate) const LAZY_WAIT: Duration = Duration::from_millis(20);
-
-/// How often, at most, the checkpointer copies the write-ahead log into
-/// the database file: often enough that the log stays small (a quarter of
-/// a second of writes), seldom enough that its fsyncs of the database file
-/// stay few beside the writer's.
-pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 64;
@@ -211,20 +192,9 @@ impl Engine {
         let writer = std::thread::Builder::new()
             .name("pod-sql-writer".to_owned())
             .spawn(move || match setup(&target) {
-                Ok(Opened {
-                    writer,
-                    readers,
-                    checkpointer,
-                }) => {
-                    let checkpointer = checkpointer.and_then(Checkpointer::start);
+                Ok((writer, readers)) => {
                     if ready.send(Ok(readers)).is_ok() {
-                        run_writer(
-                            &writer,
-                            &inbox,
-                            &writer_telemetry,
-                            &writer_failing,
-                            checkpointer,
-                        );
+                        run_writer(&writer, &inbox, &writer_telemetry, &writer_failing);
                     }
                     // The connection closes here, after the last batch.
                     lock(&writer).take();
@@ -409,17 +379,8 @@ fn reader_count() -> usize {
     (cores * 2).clamp(2, 16)
 }
 
-/// The connections [`setup`] opened.
-struct Opened {
-    writer: Slot,
-    readers: Box<[Slot]>,
-    /// The checkpointer's (a file database only).
-    checkpointer: Option<Connection>,
-}
-
-/// Opens the writer's connection, migrates, and opens the readers (and,
-/// for a file, the checkpointer's connection).
-fn setup(target: &Target) -> Result<Opened, StoreError> {
+/// Opens the writer's connection, migrates, and opens the readers.
+fn setup(target: &Target) -> Result<(Slot, Box<[Slot]>), StoreError> {
     match target {
         Target::Memory => {
             let conn = Connection::open_in_memory_with_flags(
@@ -431,11 +392,7 @@ fn setup(target: &Target) -> Result<Opened, StoreError> {
             configure(&conn, false)?;
             migrate::run(&conn)?;
             let slot: Slot = Arc::new(Mutex::new(Some(conn)));
-            Ok(Opened {
-                writer: slot.clone(),
-                readers: vec![slot].into_boxed_slice(),
-                checkpointer: None,
-            })
+            Ok((slot.clone(), vec![slot].into_boxed_slice()))
         }
         Target::File { path, create } => {
             let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -448,23 +405,18 @@ fn setup(target: &Target) -> Result<Opened, StoreError> {
             configure(&conn, false)?;
             enable_wal(&conn)?;
             migrate::run(&conn)?;
-            let open_other = |reader: bool| -> Result<Connection, StoreError> {
-                let other = Connection::open_with_flags(
-                    path,
-                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(|e| open_error(&e))?;
-                configure(&other, reader)?;
-                Ok(other)
-            };
             let readers = (0..reader_count())
-                .map(|_| Ok(Arc::new(Mutex::new(Some(open_other(true)?)))))
+                .map(|_| {
+                    let reader = Connection::open_with_flags(
+                        path,
+                        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                    .map_err(|e| open_error(&e))?;
+                    configure(&reader, true)?;
+                    Ok(Arc::new(Mutex::new(Some(reader))))
+                })
                 .collect::<Result<Vec<Slot>, StoreError>>()?;
-            Ok(Opened {
-                writer: Arc::new(Mutex::new(Some(conn))),
-                readers: readers.into_boxed_slice(),
-                checkpointer: Some(open_other(false)?),
-            })
+            Ok((Arc::new(Mutex::new(Some(conn))), readers.into_boxed_slice()))
         }
     }
 }
@@ -569,7 +521,6 @@ fn run_writer(
     inbox: &Receiver<Message>,
     telemetry: &Telemetry,
     writes_failing: &AtomicBool,
-    checkpointer: Option<Checkpointer>,
 ) {
     let mut close = None;
     while close.is_none() {
@@ -599,88 +550,15 @@ fn run_writer(
         close = next.close;
         if !batch.is_empty() {
             run_batch(slot, batch, telemetry, writes_failing);
-            if let Some(checkpointer) = &checkpointer {
-                checkpointer.nudge();
-            }
         }
         #[cfg(test)]
         if let (Some(work), Some(conn)) = (next.raw, lock(slot).as_ref()) {
             work(conn);
         }
     }
-    if let Some(checkpointer) = checkpointer {
-        checkpointer.stop();
-    }
     lock(slot).take();
     if let Some(done) = close {
         let _ = done.send(());
-    }
-}
-
-/// The checkpointer thread (see the module), nudged by the writer.
-struct Checkpointer {
-    nudges: SyncSender<()>,
-    thread: JoinHandle<()>,
-}
-
-impl Checkpointer {
-    /// Starts the thread on `conn`; `None` when it cannot start (the log
-    /// then grows until the last connection closes, which checkpoints it).
-    fn start(conn: Connection) -> Option<Checkpointer> {
-        let (nudges, inbox) = mpsc::sync_channel::<()>(1);
-        let thread = std::thread::Builder::new()
-            .name("pod-sql-checkpointer".to_owned())
-            .spawn(move || run_checkpointer(&conn, &inbox));
-        match thread {
-            Ok(thread) => Some(Checkpointer { nudges, thread }),
-            Err(error) => {
-                tracing::warn!(%error, "cannot start the database checkpointer");
-                None
-            }
-        }
-    }
-
-    /// Asks for a checkpoint soon. Never blocks the writer: when a nudge
-    /// is waiting already, it serves this commit too.
-    fn nudge(&self) {
-        let _ = self.nudges.try_send(());
-    }
-
-    /// Stops the thread (after the checkpoint under way) and closes its
-    /// connection.
-    fn stop(self) {
-        drop(self.nudges);
-        let _ = self.thread.join();
-    }
-}
-
-/// The checkpointer's loop: after a nudge, and at most every
-/// [`CHECKPOINT_EVERY`], one passive checkpoint; ends when the writer hangs
-/// up.
-fn run_checkpointer(conn: &Connection, nudges: &Receiver<()>) {
-    let mut next = Instant::now();
-    while nudges.recv().is_ok() {
-        // Nudges while waiting are served by the one checkpoint after.
-        loop {
-            let wait = next.saturating_duration_since(Instant::now());
-            if wait.is_zero() {
-                break;
-            }
-            if let Err(mpsc::RecvTimeoutError::Disconnected) = nudges.recv_timeout(wait) {
-                return;
-            }
-        }
-        // Passive: copies what no reader still needs and waits for nobody.
-        // A failure (a full disk, say) leaves the frames in the log for the
-        // next one; the writer's own health check reports the database's
-        // trouble.
-        let checkpoint = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            row.get::<_, i64>(0)
-        });
-        if let Err(error) = checkpoint {
-            tracing::debug!(error = %describe(&error), "checkpoint failed");
-        }
-        next = Instant::now() + CHECKPOINT_EVERY;
     }
 }
 
