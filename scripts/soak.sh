@@ -3,10 +3,14 @@
 # what must stay flat: resident memory, open file descriptors and latency.
 #
 #   bash scripts/soak.sh                          # 30 minutes at CONCURRENCY=4
-#   SOAK_SECONDS=120 WINDOW=20000 SAMPLE_SECONDS=10 bash scripts/soak.sh   # a quick rehearsal
+#   SOAK_SECONDS=120 SEGMENT_SECONDS=60 SAMPLE_SECONDS=10 bash scripts/soak.sh   # a quick rehearsal
 #
-# The load is the shared closed-loop driver (../shared/bench/flow-driver) in
-# one run, reporting a latency bucket every WINDOW flows. Pick CONCURRENCY
+# The load is the shared closed-loop driver (../shared/bench/flow-driver),
+# started afresh every SEGMENT_SECONDS (default 180) while the one pod
+# server runs the whole time: a driver left running for long takes more and
+# more CPU per flow (measured: three to six times as much after several
+# minutes), and on these two cores that CPU is taken from pod.
+# SEGMENT_SECONDS=$SOAK_SECONDS runs one driver throughout. Pick CONCURRENCY
 # for about half the measured capacity (docs/BENCHMARKS.md). USERS is large
 # so that no user reaches the hourly send limit over the run (100 codes per
 # user per hour, as in the benchmarks).
@@ -29,7 +33,7 @@ bench="${BENCH_DIR:-../shared/bench}"
 seconds="${SOAK_SECONDS:-1800}"
 concurrency="${CONCURRENCY:-4}"
 users="${USERS:-100000}"
-window="${WINDOW:-200000}"
+segment="${SEGMENT_SECONDS:-180}"
 sample="${SAMPLE_SECONDS:-60}"
 
 data="$(mktemp -d /tmp/pod-soak-XXXXXX)"
@@ -49,21 +53,50 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-node "$bench/flow-driver/flow-driver.js" --target "http://127.0.0.1:$port" --alexa-path /alexa \
-  --tokens-file "$data/tokens.json" --outbox "$data/outbox.jsonl" --users "$users" \
-  --concurrency "$concurrency" --warmup 5 --duration "$seconds" --window "$window" \
-  --watch "pod=$server" --quiet --json-out "$data/soak.json" >/dev/null &
-driver=$!
+# The drivers, one after another, each writing segment-N.json.
+(
+  left="$seconds" n=0
+  while (( left > 0 )); do
+    run=$(( left < segment ? left : segment ))
+    node "$bench/flow-driver/flow-driver.js" --target "http://127.0.0.1:$port" --alexa-path /alexa \
+      --tokens-file "$data/tokens.json" --outbox "$data/outbox.jsonl" --users "$users" \
+      --concurrency "$concurrency" --warmup 2 --duration "$run" \
+      --watch "pod=$server" --quiet --json-out "$data/segment-$n.json" >/dev/null
+    left=$(( left - run )) n=$(( n + 1 ))
+  done
+) &
+drivers=$!
 
-# CPU time of a process in clock ticks (user + system).
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU time in clock ticks (user + system) of a process and its children
+# that are still running.
+ticks() {
+  local total=0 pid
+  for pid in $1 $(pgrep -P "$1" 2>/dev/null); do
+    total=$(( total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0) ))
+  done
+  echo "$total"
+}
+# The driver running now, or nothing between two.
+driver_ticks=0 driver_seen=""
+driver_cpu() {
+  local pid
+  pid=$(pgrep -P "$drivers" -f flow-driver.js | head -1 || true)
+  if [[ -n "$pid" && "$pid" != "$driver_seen" ]]; then
+    # A new driver: its ticks count from zero; carry the old one's total.
+    driver_base=$driver_ticks driver_seen=$pid
+  fi
+  if [[ -n "$pid" ]]; then
+    driver_ticks=$(( ${driver_base:-0} + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0) ))
+  fi
+  echo "$driver_ticks"
+}
 # One line per sample: elapsed seconds, VmRSS kB, open descriptors,
 # database bytes, log bytes, pod's CPU ticks, the driver's CPU ticks, CPU
 # waited µs, then the 16 cumulative buckets of pod's /alexa latency and the
 # 16 of its commit durations.
 (
   start=$(date +%s)
-  while kill -0 "$driver" 2>/dev/null; do
+  while kill -0 "$drivers" 2>/dev/null; do
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
     fds=$(find "/proc/$server/fd" -mindepth 1 -maxdepth 1 | wc -l)
     db=$(stat -c %s "$data/pod.db" 2>/dev/null || echo 0)
@@ -72,7 +105,8 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
     metrics=$(curl -fs "http://127.0.0.1:$port/metrics" || true)
     alexa=$(awk '/^pod_http_request_duration_seconds_bucket.*route="\/alexa"/ {printf " %s", $2}' <<<"$metrics")
     commits=$(awk '/^pod_store_commit_duration_seconds_bucket/ {printf " %s", $2}' <<<"$metrics")
-    echo "$(( $(date +%s) - start )) $rss $fds $db $wal $(ticks "$server") $(ticks "$driver") ${waited:-0}$alexa$commits"
+    driver_cpu >/dev/null
+    echo "$(( $(date +%s) - start )) $rss $fds $db $wal $(ticks "$server") $driver_ticks ${waited:-0}$alexa$commits"
     sleep "$sample"
   done
 ) >"$data/samples.txt" &
@@ -89,11 +123,13 @@ while True:
     time.sleep(0.05)
 PY
 watchers="$watchers $!"
-wait "$driver"
+wait "$drivers"
 
-python3 - "$data/soak.json" "$data/samples.txt" "$concurrency" "$data/fsync.txt" <<'PY'
-import json, os, sys
-r = json.load(open(sys.argv[1]))
+python3 - "$data" "$data/samples.txt" "$concurrency" "$data/fsync.txt" <<'PY'
+import glob, json, os, sys
+segments = sorted(glob.glob(os.path.join(sys.argv[1], "segment-*.json")),
+                  key=lambda f: int(f.rsplit("-", 1)[1].split(".")[0]))
+runs = [json.load(open(f)) for f in segments]
 samples = [list(map(int, l.split())) for l in open(sys.argv[2]) if l.strip()]
 fsyncs = [tuple(map(float, l.split())) for l in open(sys.argv[4]) if len(l.split()) == 2]
 # pod's histograms' upper bounds, in ms: 0.25 doubling 15 times, then +Inf.
@@ -118,17 +154,19 @@ def percentile(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
-print(f"{r['measured_seconds']:.0f} s at c={sys.argv[3]}: {r['flows_per_s']:.0f} flows/s, "
-      f"{r['flows_ok']} flows ok, {r['flows_failed']} failed, "
-      f"order p50/p99 {r['order_ms']['p50']:.2f}/{r['order_ms']['p99']:.2f} ms (driver's clock), "
-      f"cpu {json.dumps(r.get('cpu_percent', {}))}")
-print("\nlatency by window of flows, as the driver measured it:")
-print("| minutes | flows/s | order p50 / p99 ms | confirm p50 / p99 ms | failed |")
-print("|---|---:|---|---|---:|")
-for b in r.get("buckets", []):
-    print(f"| {b['t_start_s']/60:.1f}–{b['t_end_s']/60:.1f} | {b['flows_per_s']:.0f} | "
-          f"{b['order_ms']['p50']:.2f} / {b['order_ms']['p99']:.2f} | "
-          f"{b['confirm_ms']['p50']:.2f} / {b['confirm_ms']['p99']:.2f} | {b['failed']} |")
+ok = sum(r["flows_ok"] for r in runs)
+failed = sum(r["flows_failed"] for r in runs)
+measured = sum(r["measured_seconds"] for r in runs)
+print(f"{measured:.0f} s measured at c={sys.argv[3]} by {len(runs)} driver runs: {ok / max(measured, 1):.0f} flows/s, "
+      f"{ok} flows ok, {failed} failed")
+print("\neach driver run, as the driver measured it:")
+print("| run | flows/s | order p50 / p99 ms | confirm p50 / p99 ms | failed | driver CPU % | pod CPU % |")
+print("|---:|---:|---|---|---:|---:|---:|")
+for n, r in enumerate(runs):
+    cpu = r.get("cpu_percent", {})
+    print(f"| {n} | {r['flows_per_s']:.0f} | {r['order_ms']['p50']:.2f} / {r['order_ms']['p99']:.2f} | "
+          f"{r['confirm_ms']['p50']:.2f} / {r['confirm_ms']['p99']:.2f} | {r['flows_failed']} | "
+          f"{cpu.get('driver', float('nan')):.0f} | {cpu.get('pod', float('nan')):.0f} |")
 print("\nby sample (rates, latencies and CPU since the previous sample; latency as pod measured it):")
 print("| minute | RSS MiB | open fds | database MiB | log MiB | /alexa req/s | /alexa p50 / p99 ms | commit p99 ms "
       "| pod CPU % | driver CPU % | driver CPU ms per 1000 req | CPU waited % | probe fdatasync p99 ms |")
