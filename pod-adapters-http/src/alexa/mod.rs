@@ -74,6 +74,13 @@ pub(crate) async fn handle(
         locale = texts.locale,
     );
     let deadline = started + answer_deadline(state.request_timeout());
+    // Never before verification: only a verified request may claim.
+    let once = |keep, apologies| replay::Once {
+        body: &body,
+        request_id: envelope.request.request_id(),
+        keep_until: now.plus(keep),
+        apologies,
+    };
     // Skill events and CanFulfillIntentRequest have handlers of their own.
     match &envelope.request {
         Request::SkillEvent(event) => {
@@ -87,24 +94,12 @@ pub(crate) async fn handle(
                     Err(error) => event_failed(&error),
                 };
             }
-            let once = replay::Once {
-                body: &body,
-                request_id: envelope.request.request_id(),
-                keep_until: now.plus(replay::EVENT_KEEP),
-                apologies: replay::Apologies::Event,
-            };
+            let once = once(replay::EVENT_KEEP, replay::Apologies::Event);
             let (worker, envelope, event) = (state.clone(), envelope.clone(), event.clone());
             let work = async move {
                 match events::answer(worker.skill_events(), &envelope, &event).await {
                     Ok(answer) => replay::Processed::answered(&answer),
-                    Err(error) => {
-                        warn!(%error, "skill event not handled");
-                        replay::Processed::failed(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            serde_json::to_string(&event_unavailable_body())
-                                .unwrap_or_else(|_| "{}".to_owned()),
-                        )
-                    }
+                    Err(error) => replay::Processed::Failed(event_failed(&error)),
                 }
             };
             return replay::answer_once(state, once, deadline, span, work).await;
@@ -115,13 +110,7 @@ pub(crate) async fn handle(
         _ => {}
     }
     if replay::changes_state(&envelope.request) {
-        // Never before verification: only a verified request may claim.
-        let once = replay::Once {
-            body: &body,
-            request_id: envelope.request.request_id(),
-            keep_until: now.plus(replay::KEEP),
-            apologies: replay::Apologies::Speech(texts),
-        };
+        let once = once(replay::KEEP, replay::Apologies::Speech(texts));
         let (worker, envelope) = (state.clone(), envelope.clone());
         let work = async move {
             let answer = skill::answer(
@@ -133,7 +122,7 @@ pub(crate) async fn handle(
             )
             .await;
             if answer.failed {
-                replay::Processed::failed(StatusCode::OK, replay::serialize(&answer.response))
+                replay::Processed::Failed(Json(answer.response).into_response())
             } else {
                 replay::Processed::answered(&answer.response)
             }
@@ -190,16 +179,12 @@ fn event_failed(error: &ServiceError) -> Response {
 fn event_unavailable() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(event_unavailable_body()),
+        Json(ErrorBody::new(
+            "unavailable",
+            "pod cannot handle this event right now; deliver it again later",
+        )),
     )
         .into_response()
-}
-
-fn event_unavailable_body() -> ErrorBody {
-    ErrorBody::new(
-        "unavailable",
-        "pod cannot handle this event right now; deliver it again later",
-    )
 }
 
 #[cfg(test)]

@@ -51,7 +51,9 @@ pub(super) async fn around<F: Future>(
     text: &'static str,
     work: F,
 ) -> F::Output {
-    let (Some(progressive), Some(target)) = (progressive, target(envelope)) else {
+    let (Some(progressive), Some((api_endpoint, api_access_token, request_id))) =
+        (progressive, target(envelope))
+    else {
         return work.await;
     };
     let mut work = std::pin::pin!(work);
@@ -60,6 +62,12 @@ pub(super) async fn around<F: Future>(
         done = &mut work => return done,
         () = tokio::time::sleep(progressive.after) => {}
     }
+    // Owned only now: most orders finish before the threshold.
+    let target = SpeechTarget {
+        api_endpoint: api_endpoint.to_owned(),
+        api_access_token: api_access_token.to_owned(),
+        request_id: request_id.to_owned(),
+    };
     let speech = progressive.speech.clone();
     let timeout = progressive.timeout;
     let metrics = metrics.clone();
@@ -97,16 +105,16 @@ pub(super) async fn around<F: Future>(
 
 /// The request's API endpoint, API access token and request id, if it has
 /// all three.
-fn target(envelope: &RequestEnvelope) -> Option<SpeechTarget> {
+fn target(envelope: &RequestEnvelope) -> Option<(&str, &str, &str)> {
     let system = envelope.context.as_ref()?.system.as_ref()?;
-    let target = SpeechTarget {
-        api_endpoint: system.api_endpoint.clone()?,
-        api_access_token: system.api_access_token.clone()?,
-        request_id: envelope.request.request_id()?.to_owned(),
-    };
-    if target.api_access_token.is_empty() {
+    let token = system.api_access_token.as_deref()?;
+    if token.is_empty() {
         debug!("no API access token: no progressive response");
         return None;
     }
-    Some(target)
+    Some((
+        system.api_endpoint.as_deref()?,
+        token,
+        envelope.request.request_id()?,
+    ))
 }

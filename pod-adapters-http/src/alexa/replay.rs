@@ -95,33 +95,21 @@ pub(crate) fn changes_state(request: &Request) -> bool {
     }
 }
 
-/// What processing a claimed request gave: the response to send, and
-/// whether it is recorded as the request's answer or the claim released.
-pub(crate) struct Processed {
-    status: StatusCode,
-    body: String,
-    /// Processing failed for an outage: the claim is released so that the
-    /// platform's retry is processed afresh.
-    release: bool,
+/// What processing a claimed request gave.
+pub(crate) enum Processed {
+    /// An answer (a JSON body) to send and record: copies of the request
+    /// get it again.
+    Answered(String),
+    /// A response to send once, after which the claim is released
+    /// (processing failed for an outage), so that the platform's retry is
+    /// processed afresh.
+    Failed(Response),
 }
 
 impl Processed {
-    /// An answer to record: copies of the request get it again.
+    /// `response`, to send and record.
     pub(crate) fn answered(response: &ResponseEnvelope) -> Processed {
-        Processed {
-            status: StatusCode::OK,
-            body: serialize(response),
-            release: false,
-        }
-    }
-
-    /// A response sent once, after which the claim is released.
-    pub(crate) fn failed(status: StatusCode, body: String) -> Processed {
-        Processed {
-            status,
-            body,
-            release: true,
-        }
+        Processed::Answered(serialize(response))
     }
 }
 
@@ -253,22 +241,25 @@ async fn process<W>(
 where
     W: Future<Output = Processed> + Send + 'static,
 {
-    let (sent, answered) = oneshot::channel::<(StatusCode, String)>();
+    let (sent, answered) = oneshot::channel::<Response>();
     let answers: Arc<dyn AnsweredRequests> = state.answers().clone();
     tokio::spawn(
         async move {
-            let processed = work.await;
             // The caller may be gone; the claim is resolved all the same.
-            let _ = sent.send((processed.status, processed.body.clone()));
-            let resolved = if processed.release {
-                answers.release(&id).await
-            } else {
-                answers.record_answer(&id, &processed.body).await
+            let (resolved, released) = match work.await {
+                Processed::Answered(body) => {
+                    let _ = sent.send(json(StatusCode::OK, body.clone()));
+                    (answers.record_answer(&id, &body).await, false)
+                }
+                Processed::Failed(response) => {
+                    let _ = sent.send(response);
+                    (answers.release(&id).await, true)
+                }
             };
             if let Err(error) = resolved {
                 warn!(
                     %error,
-                    released = processed.release,
+                    released,
                     "cannot resolve the request's claim; copies of it get 409 until it expires"
                 );
             }
@@ -276,7 +267,7 @@ where
         .instrument(span),
     );
     match tokio::time::timeout_at(deadline, answered).await {
-        Ok(Ok((status, body))) => json(status, body),
+        Ok(Ok(response)) => response,
         // The task panicked: a bug, logged by the runtime.
         Ok(Err(_)) => apologies.unavailable(state),
         Err(_) => apologies.too_slow(state),
@@ -296,7 +287,7 @@ fn claim_key(request_id: Option<&str>, fingerprint: &[u8]) -> String {
     }
 }
 
-pub(crate) fn serialize(response: &ResponseEnvelope) -> String {
+fn serialize(response: &ResponseEnvelope) -> String {
     // A response envelope is strings, booleans and maps: always JSON.
     serde_json::to_string(response).unwrap_or_else(|_| "{}".to_owned())
 }
